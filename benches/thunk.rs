@@ -1,0 +1,2 @@
+//! Placeholder; the real benchmarks follow.
+fn main() {}

@@ -1,0 +1,72 @@
+//! Architecture backends.
+//!
+//! # The contract every backend meets
+//!
+//! Each `src/arch/<arch>/` exports, under the same names:
+//!
+//! - **Stub macro** `__closure_ffi_thunk_stub!(ptr)` (hidden, `#[macro_export]`): an `asm!`
+//!   block placed first in every thunk template. It loads a pointer-sized placeholder
+//!   immediate into `ptr`, then jumps over a 16-byte magic constant to the instruction that
+//!   follows the block (the *continuation*). In the template itself this is a no-op load;
+//!   in a thunk's copy, the placeholder is the closure pointer and the jump goes back into
+//!   the template.
+//! - **`prepare(entry) -> Result<PreparedTemplate, ThunkError>`**: find the stub from the
+//!   template entry with a bounded scan, and relocate entry..stub with the family's
+//!   relocator (Capstone). Called once per template; the result is cached.
+//! - **`flush_icache(rx, len)`**: make freshly written code visible to instruction fetch.
+//!
+//! Relocators and their constants (encodings, magic, placeholders) are plain functions over
+//! bytes and compile on every host, so their golden tests run on x86_64; only what reads or
+//! executes native code is gated by `target_arch`. The native backend is selected in exactly
+//! one place, below, and an unsupported target is a compile error.
+
+pub mod x86;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use self::x86_64 as native;
+
+#[cfg(target_arch = "x86")]
+pub(crate) use self::x86::native32 as native;
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+compile_error!(
+    "closure-ffi: this target architecture has no thunk backend yet (supported: x86_64, x86)"
+);
+
+/// Maximum number of bytes scanned from a template entry for the stub's magic constant.
+///
+/// Prologues are short (argument spills, callee-saved register pushes, a stack probe);
+/// 4 KiB leaves room for debug builds with twelve arguments and large frames while keeping
+/// the scan bounded.
+pub const MAX_STUB_SCAN: usize = 4096;
+
+/// Finds `magic` in the bytes starting at `entry`, reading at most [`MAX_STUB_SCAN`] bytes and
+/// never reading a page before it needs to: the template's own code is mapped up to the
+/// end of its stub, so extending the window one page at a time only touches pages of the
+/// template while the stub is not yet found.
+///
+/// Returns the offset of the magic from `entry`.
+///
+/// # Safety
+/// `entry` must point to the code of a thunk template (readable up to the end of its stub).
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+pub(crate) unsafe fn find_magic(entry: *const u8, magic: &[u8]) -> Option<usize> {
+    const PAGE: usize = 4096;
+    let start = entry as usize;
+    let mut end = (start + 1).next_multiple_of(PAGE).max(start + magic.len());
+    loop {
+        let len = end.min(start + MAX_STUB_SCAN) - start;
+        // SAFETY: the window lies in pages that the template occupies up to its stub
+        // (see the function docs); it grows only while the magic has not been found.
+        let window = unsafe { core::slice::from_raw_parts(entry, len) };
+        if let Some(pos) = window.windows(magic.len()).position(|w| w == magic) {
+            return Some(pos);
+        }
+        if len >= MAX_STUB_SCAN {
+            return None;
+        }
+        end += PAGE;
+    }
+}

@@ -1,0 +1,33 @@
+//! The x86 family (i686 and x86_64): stub constants, the relocator shared by both widths,
+//! and the i686 native backend.
+//!
+//! # The stub
+//!
+//! ```text
+//!  x86_64                                   i686
+//!  48 B8+r <imm64 placeholder>  movabs r,   B8+r <imm32 placeholder>  mov r, imm32
+//!  EB 10                        jmp 1f      EB 10                     jmp 1f
+//!  F0 x15 90                    magic (16)  F0 x15 90                 magic (16)
+//!  1: (continuation)                        1: (continuation)
+//! ```
+//!
+//! The magic is fifteen `LOCK` prefixes followed by `NOP`: whatever byte decoding starts at,
+//! it is an instruction longer than 15 bytes or a `LOCK` on a non-memory instruction, both
+//! `#UD`, so a compiler never emits it. In a thunk's copy the relocator replaces the short
+//! jump by a jump to the continuation in the original template, and drops the magic.
+
+pub mod reloc;
+
+#[cfg(target_arch = "x86")]
+pub(crate) mod native32;
+
+/// The 16-byte marker that follows every x86 stub.
+pub const MAGIC: [u8; 16] = [
+    0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0xF0, 0x90,
+];
+
+/// Placeholder immediate of the x86_64 stub's `movabs` (patched with the closure pointer).
+pub const PLACEHOLDER_64: u64 = 0xC1F5_7AB0_0C1F_5AB0;
+
+/// Placeholder immediate of the i686 stub's `mov r32, imm32` (patched with the closure pointer).
+pub const PLACEHOLDER_32: u32 = 0xC1F5_7AB0;
