@@ -1,2 +1,73 @@
-//! Placeholder; the real benchmarks follow.
-fn main() {}
+//! Static-layer benchmarks, side by side in one run:
+//! - `call/direct`: an `extern "C" fn(u64, u64) -> u64` called through a pointer;
+//! - `call/thunk_capturing`: the same work in a capturing closure behind a `BareFn` thunk;
+//! - `call/thunk_zst`: a non-capturing closure behind a `BareFn` (the template itself);
+//! - `create_drop/capturing`: `BareFn::new_c` of a capturing closure, then drop.
+//!
+//! Run: `cargo bench --bench thunk`.
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented pub fn
+
+use closure_ffi::BareFn;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+#[inline(never)]
+extern "C" fn add_offset(a: u64, b: u64) -> u64 {
+    a.wrapping_add(b).wrapping_add(black_box(7))
+}
+
+fn calls(c: &mut Criterion) {
+    let mut g = c.benchmark_group("call");
+
+    let direct: unsafe extern "C" fn(u64, u64) -> u64 = add_offset;
+    g.bench_function("direct", |b| {
+        let f = black_box(direct);
+        let mut x = 0u64;
+        b.iter(|| {
+            // SAFETY: `f` is a plain extern "C" fn.
+            x = unsafe { f(black_box(x), 3) };
+        });
+        black_box(x);
+    });
+
+    let offset = black_box(7u64);
+    let capturing = BareFn::new_c(move |a: u64, b: u64| a.wrapping_add(b).wrapping_add(offset));
+    g.bench_function("thunk_capturing", |b| {
+        let f = black_box(capturing.bare());
+        let mut x = 0u64;
+        b.iter(|| {
+            // SAFETY: the thunk's owner outlives the loop.
+            x = unsafe { f(black_box(x), 3) };
+        });
+        black_box(x);
+    });
+
+    let zst = BareFn::new_c(|a: u64, b: u64| a.wrapping_add(b).wrapping_add(black_box(7)));
+    g.bench_function("thunk_zst", |b| {
+        let f = black_box(zst.bare());
+        let mut x = 0u64;
+        b.iter(|| {
+            // SAFETY: the thunk's owner outlives the loop.
+            x = unsafe { f(black_box(x), 3) };
+        });
+        black_box(x);
+    });
+    g.finish();
+}
+
+fn create_drop(c: &mut Criterion) {
+    let mut g = c.benchmark_group("create_drop");
+    let offset = black_box(7u64);
+    // Warm the per-template relocation cache and the allocator's thread cache.
+    drop(BareFn::new_c(move |a: u64, b: u64| a + b + offset));
+    g.bench_function("capturing", |b| {
+        b.iter(|| {
+            let f = BareFn::new_c(move |a: u64, b: u64| a + b + offset);
+            black_box(f.bare());
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, calls, create_drop);
+criterion_main!(benches);

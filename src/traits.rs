@@ -168,7 +168,10 @@ impl<'a, 'b, 'c, B: FnPtr, F> PackedFnOnce<'a, 'b, 'c, B> for F where
 }
 
 /// Trait alias for `FnMut(B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c>`.
-pub trait PackedFnMut<'a, 'b, 'c, B: FnPtr>: FnMut(B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c> {}
+pub trait PackedFnMut<'a, 'b, 'c, B: FnPtr>:
+    FnMut(B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c>
+{
+}
 impl<'a, 'b, 'c, B: FnPtr, F> PackedFnMut<'a, 'b, 'c, B> for F where
     F: FnMut(B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c>
 {

@@ -69,7 +69,11 @@ fn insert_slow(
     template: usize,
     prepared: Result<PreparedTemplate, RelocError>,
 ) -> &'static Result<PreparedTemplate, RelocError> {
-    let node = Box::into_raw(Box::new(Node { template, prepared, next: ptr::null() }));
+    let node = Box::into_raw(Box::new(Node {
+        template,
+        prepared,
+        next: ptr::null(),
+    }));
     let mut cur = head.load(Ordering::Acquire);
     loop {
         if let Some(existing) = find(cur, template) {
@@ -115,7 +119,10 @@ mod tests {
     #[test]
     fn caches_errors_too() {
         let t = 0x3000_0030 as *const u8;
-        assert_eq!(get_or_prepare(t, || Err(RelocError::StubNotFound)), &Err(RelocError::StubNotFound));
+        assert_eq!(
+            get_or_prepare(t, || Err(RelocError::StubNotFound)),
+            &Err(RelocError::StubNotFound)
+        );
         assert_eq!(
             get_or_prepare(t, || panic!("must not recompute")),
             &Err(RelocError::StubNotFound)

@@ -117,7 +117,12 @@ impl<A: JitAlloc> AllocatedThunk<A> {
     /// A thunk for a zero-sized closure: the template itself, nothing allocated.
     #[inline(always)]
     pub(crate) fn zst(template: *const u8, alloc: A) -> Self {
-        Self { entry: template, alloc_rx: ptr::null(), once_header: ptr::null_mut(), alloc }
+        Self {
+            entry: template,
+            alloc_rx: ptr::null(),
+            once_header: ptr::null_mut(),
+            alloc,
+        }
     }
 
     /// Creates a thunk copy of `template` whose stub loads `ctx`.
@@ -139,8 +144,11 @@ impl<A: JitAlloc> AllocatedThunk<A> {
         let prep = unsafe { prepared(template)? };
         let code_len = prep.code.len();
         let header_off = code_len.next_multiple_of(core::mem::align_of::<once::OnceHeader>());
-        let total =
-            if once { header_off + core::mem::size_of::<once::OnceHeader>() } else { code_len };
+        let total = if once {
+            header_off + core::mem::size_of::<once::OnceHeader>()
+        } else {
+            code_len
+        };
 
         let (rx, rw) = alloc.alloc(total)?;
         // SAFETY: `rx..rx+total` / `rw..rw+total` were just allocated for us: exclusive,
@@ -155,7 +163,9 @@ impl<A: JitAlloc> AllocatedThunk<A> {
             } else {
                 ctx as usize
             };
-            rw.add(prep.closure_slot).cast::<usize>().write_unaligned(slot_value);
+            rw.add(prep.closure_slot)
+                .cast::<usize>()
+                .write_unaligned(slot_value);
             for fixup in prep.fixups.iter() {
                 if let Err(e) = apply_fixup(rw, rx, fixup) {
                     alloc.protect_jit_memory(rx, total, ProtectJitAccess::ReadExecute);

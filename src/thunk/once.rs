@@ -57,7 +57,9 @@ impl OnceHeader {
         unsafe {
             (*this).release = Some(release);
             (*this).release_ctx = ctx;
-            (*this).state.store(READY_RELEASE_AFTER_CALL, Ordering::Release);
+            (*this)
+                .state
+                .store(READY_RELEASE_AFTER_CALL, Ordering::Release);
         }
     }
 

@@ -86,13 +86,19 @@ impl fmt::Display for RelocError {
             }
             RelocError::MalformedStub => f.write_str("thunk stub has an unexpected shape"),
             RelocError::Decode { offset } => {
-                write!(f, "cannot decode the template instruction at entry+{offset:#x}")
+                write!(
+                    f,
+                    "cannot decode the template instruction at entry+{offset:#x}"
+                )
             }
             RelocError::Unsupported { offset, what } => {
                 write!(f, "cannot relocate {what} at entry+{offset:#x}")
             }
             RelocError::OutOfRange { offset } => {
-                write!(f, "displacement out of range after relocation at entry+{offset:#x}")
+                write!(
+                    f,
+                    "displacement out of range after relocation at entry+{offset:#x}"
+                )
             }
             RelocError::Disassembler => f.write_str("the disassembler could not be initialised"),
         }

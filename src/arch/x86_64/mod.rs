@@ -41,7 +41,8 @@ pub(crate) unsafe fn prepare(entry: *const u8) -> Result<PreparedTemplate, Reloc
     // SAFETY: the template is readable from its entry to the end of its magic.
     let code = unsafe { core::slice::from_raw_parts(entry, len) };
     let peek = |addr: u64| {
-        // SAFETY: only called for call targets inside this process's code; see reloc::Peek.
+        // SAFETY: only called for targets of `call rel32` in the template's prologue, which
+        // are functions of this process (mapped, readable code).
         Some(unsafe { (addr as usize as *const [u8; 4]).read_unaligned() })
     };
     reloc::relocate(reloc::Bits::B64, code, entry as u64, &peek)

@@ -1,0 +1,167 @@
+//! Checks what was generated: the thunk copy of a real (compiler-made) template, decoded
+//! with Capstone. Run in debug and release to cover opt-level 0 and 3 prologues.
+
+#![cfg(target_arch = "x86_64")]
+
+use capstone::arch::x86::{X86Operand, X86OperandType};
+use capstone::arch::{ArchOperand, BuildsCapstone};
+use capstone::{Capstone, RegId};
+use closure_ffi::arch::x86::MAGIC;
+use closure_ffi::traits::FnThunk;
+use closure_ffi::{cc, BareFn};
+
+fn template_of<B, F>(_: &F) -> *const u8
+where
+    B: closure_ffi::traits::FnPtr,
+    (cc::C, F): FnThunk<B>,
+{
+    <(cc::C, F) as FnThunk<B>>::THUNK_TEMPLATE
+}
+
+/// Offset of the stub's magic in a template (the continuation is right after it).
+fn magic_offset(template: *const u8) -> usize {
+    // SAFETY: the template is code of this process, at least this long (it contains the
+    // stub, and we stop at the magic).
+    let bytes = unsafe { std::slice::from_raw_parts(template, 4096) };
+    bytes
+        .windows(16)
+        .position(|w| w == MAGIC)
+        .expect("magic in template")
+}
+
+fn capstone() -> Capstone {
+    Capstone::new()
+        .x86()
+        .mode(capstone::arch::x86::ArchMode::Mode64)
+        .detail(true)
+        .build()
+        .expect("capstone")
+}
+
+/// Decodes the thunk at `entry` up to its final `jmp [rip+lit]`, returning (the movabs
+/// immediate, the absolute jump target read from the literal).
+fn decode_thunk(entry: *const u8) -> (u64, u64) {
+    let cs = capstone();
+    // SAFETY: thunk copies are small; 256 bytes stay inside the allocator's chunk.
+    let code = unsafe { std::slice::from_raw_parts(entry, 256) };
+    let insns = cs.disasm_all(code, entry as u64).expect("decode thunk");
+    let mut imm = None;
+    for insn in insns.iter() {
+        let detail = cs.insn_detail(insn).expect("detail");
+        let ops: Vec<X86Operand> = detail
+            .arch_detail()
+            .operands()
+            .into_iter()
+            .filter_map(|o| {
+                // Only x86 is compiled into capstone today; other arches may join later.
+                #[allow(unreachable_patterns)]
+                match o {
+                    ArchOperand::X86Operand(o) => Some(o),
+                    _ => None,
+                }
+            })
+            .collect();
+        match insn.mnemonic() {
+            Some("movabs") => {
+                if let X86OperandType::Imm(v) = ops[1].op_type {
+                    imm = Some(v as u64);
+                }
+            }
+            Some("jmp") => {
+                let X86OperandType::Mem(mem) = ops[0].op_type else {
+                    panic!("thunk must end with an indirect jmp through a literal: {insn}");
+                };
+                assert_eq!(
+                    mem.base(),
+                    RegId(capstone::arch::x86::X86Reg::X86_REG_RIP as u16)
+                );
+                let lit = (insn.address() + insn.len() as u64).wrapping_add(mem.disp() as u64);
+                // SAFETY: the literal lies inside the thunk allocation.
+                let target = unsafe { (lit as *const u64).read_unaligned() };
+                return (imm.expect("movabs before the jump"), target);
+            }
+            _ => {}
+        }
+    }
+    panic!("no final jmp in thunk");
+}
+
+#[test]
+fn thunk_loads_closure_and_jumps_back_to_the_template() {
+    let secret = std::hint::black_box(0x0123_4567_89AB_CDEFu64);
+    let closure = move |a: u64| a ^ secret;
+    let template = template_of::<unsafe extern "C" fn(u64) -> u64, _>(&closure);
+    let thunk = BareFn::new_c(closure);
+    let entry = thunk.bare() as *const u8;
+    assert_ne!(
+        entry, template,
+        "a capturing closure gets a copy, not the template"
+    );
+
+    let (closure_ptr, target) = decode_thunk(entry);
+    // The patched immediate points at the boxed closure, whose only capture is `secret`.
+    // SAFETY: the box is alive while `thunk` is.
+    assert_eq!(unsafe { (closure_ptr as *const u64).read() }, secret);
+    // The jump goes back to the instruction right after the template's magic.
+    assert_eq!(target, template as u64 + magic_offset(template) as u64 + 16);
+    // SAFETY: `thunk` is alive.
+    assert_eq!(unsafe { thunk.bare()(1) }, 1 ^ secret);
+}
+
+#[test]
+fn zero_sized_closure_is_the_template_itself() {
+    let closure = |a: u64| a + 1;
+    let template = template_of::<unsafe extern "C" fn(u64) -> u64, _>(&closure);
+    let thunk = BareFn::new_c(closure);
+    assert_eq!(thunk.bare() as *const u8, template);
+}
+
+#[test]
+fn many_argument_template_prologue_relocates() {
+    // Twelve arguments, floats and a by-value struct: the prologue spills or converts
+    // arguments before the stub; relocation must keep every instruction meaningful.
+    #[derive(Clone, Copy)]
+    #[repr(C)]
+    struct Big {
+        v: [i64; 5],
+    }
+    let salt = std::hint::black_box(3i64);
+    let thunk = BareFn::new_c(
+        move |a: Big,
+              b: i8,
+              c: f32,
+              d: f64,
+              e: u16,
+              f: u64,
+              g: i32,
+              h: u8,
+              i: f64,
+              j: i16,
+              k: u32,
+              l: i64| {
+            a.v.iter().sum::<i64>()
+                + b as i64
+                + c as i64
+                + d as i64
+                + e as i64
+                + f as i64
+                + g as i64
+                + h as i64
+                + i as i64
+                + j as i64
+                + k as i64
+                + l
+                + salt
+        },
+    );
+    let big = Big { v: [1, 2, 3, 4, 5] };
+    // SAFETY: `thunk` is alive.
+    let got = unsafe { thunk.bare()(big, -1, 2.5, 3.5, 4, 5, -6, 7, 8.25, -9, 10, 11) };
+    assert_eq!(got, 15 - 1 + 2 + 3 + 4 + 5 - 6 + 7 + 8 - 9 + 10 + 11 + 3);
+    let (closure_ptr, _) = decode_thunk(thunk.bare() as *const u8);
+    assert_ne!(
+        closure_ptr,
+        closure_ffi::__private::PLACEHOLDER,
+        "immediate was patched"
+    );
+}
