@@ -98,16 +98,18 @@ core::arch::global_asm!(
     "ret",
 );
 
-// x86_64 only: a RIP-relative store (cannot be rewritten without a register) and a
-// RIP-relative load that must be relocated and executed.
+// x86_64 only: a RIP-relative operand that also uses the stack pointer (cannot go through a
+// scratch register pushed on that stack), and a RIP-relative lea that must be relocated and
+// executed.
 #[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     ".text",
     ".p2align 4",
-    ".globl cffi_test_rip_store",
-    "cffi_test_rip_store:",
-    "mov qword ptr [rip + cffi_test_data], rdi",
+    ".globl cffi_test_rip_push",
+    "cffi_test_rip_push:",
+    "push qword ptr [rip + cffi_test_data]",
     stub!(),
+    "pop rcx",
     "ret",
     // Returns *closure + data: the `lea` must keep pointing at `cffi_test_data` from the copy.
     ".p2align 4",
@@ -184,12 +186,12 @@ fn panicking_constructor_says_why() {
 mod x86_64 {
     use super::*;
 
-    hostile!(RipStore, cffi_test_rip_store);
+    hostile!(RipPush, cffi_test_rip_push);
     hostile!(RipLea, cffi_test_rip_lea);
 
     #[test]
-    fn rip_relative_store_is_an_error() {
-        match create(RipStore(1)) {
+    fn rip_relative_push_is_an_error() {
+        match create(RipPush(1)) {
             Err(ThunkError::Relocation(RelocError::Unsupported { offset: 0, .. })) => {}
             other => panic!("expected Unsupported at offset 0, got {other:?}"),
         }
