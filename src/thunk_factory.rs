@@ -6,50 +6,63 @@
 
 use crate::traits::{FnMutThunk, FnOnceThunk, FnPtr, FnThunk, PackedFn, PackedFnMut, PackedFnOnce};
 
-/// Forwards the thunk traits while asserting `Send`/`Sync`, which the public functions only
-/// claim when the wrapped closure has them.
-#[repr(transparent)]
-struct SendSync<T>(T);
+/// Thunk wrappers that assert exactly one set of auto traits. Auto traits leak through
+/// `impl Trait` return types, so each wrapper implements only the traits its factory
+/// promises; the others are derived from the wrapped thunk as usual (for example
+/// `AssertSend<T>` is `Sync` only if `T` is).
+macro_rules! wrappers {
+    ($($name:ident: $($auto:ident),+;)*) => {$(
+        #[repr(transparent)]
+        struct $name<T>(T);
 
-// SAFETY: only constructed by the functions below, each of which requires the closure (the
-// thunk's only non-zero-sized part: the other is a calling-convention marker) to be `Send`
-// before returning a `Send` type.
-unsafe impl<T> Send for SendSync<T> {}
-// SAFETY: as above, for `Sync`.
-unsafe impl<T> Sync for SendSync<T> {}
+        $(
+            // SAFETY: only constructed by the factories below, each of which requires the
+            // closure (the thunk's only non-zero-sized part, the other being a ZST
+            // calling-convention marker) to implement this trait.
+            unsafe impl<T> $auto for $name<T> {}
+        )+
 
-// SAFETY: `SendSync<T>` is `#[repr(transparent)]` over `T`, so a template that reads a `T`
-// from the stub pointer reads a `SendSync<T>` correctly, and it is zero-sized iff `T` is.
-unsafe impl<B: FnPtr, T: FnOnceThunk<B>> FnOnceThunk<B> for SendSync<T> {
-    const THUNK_TEMPLATE_ONCE: *const u8 = T::THUNK_TEMPLATE_ONCE;
+        // SAFETY: `#[repr(transparent)]` over `T`: a template that reads a `T` from the stub
+        // pointer reads this wrapper correctly, and it is zero-sized (and has drop glue)
+        // exactly when `T` is (does).
+        unsafe impl<B: FnPtr, T: FnOnceThunk<B>> FnOnceThunk<B> for $name<T> {
+            const THUNK_TEMPLATE_ONCE: *const u8 = T::THUNK_TEMPLATE_ONCE;
 
-    #[inline(always)]
-    unsafe fn call_once<'a, 'b, 'c>(self, args: B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c> {
-        // SAFETY: forwarded contract.
-        unsafe { self.0.call_once(args) }
-    }
+            #[inline(always)]
+            unsafe fn call_once<'a, 'b, 'c>(self, args: B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c> {
+                // SAFETY: forwarded contract.
+                unsafe { self.0.call_once(args) }
+            }
+        }
+
+        // SAFETY: as for FnOnceThunk.
+        unsafe impl<B: FnPtr, T: FnMutThunk<B>> FnMutThunk<B> for $name<T> {
+            const THUNK_TEMPLATE_MUT: *const u8 = T::THUNK_TEMPLATE_MUT;
+
+            #[inline(always)]
+            unsafe fn call_mut<'a, 'b, 'c>(&mut self, args: B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c> {
+                // SAFETY: forwarded contract.
+                unsafe { self.0.call_mut(args) }
+            }
+        }
+
+        // SAFETY: as for FnOnceThunk.
+        unsafe impl<B: FnPtr, T: FnThunk<B>> FnThunk<B> for $name<T> {
+            const THUNK_TEMPLATE: *const u8 = T::THUNK_TEMPLATE;
+
+            #[inline(always)]
+            unsafe fn call<'a, 'b, 'c>(&self, args: B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c> {
+                // SAFETY: forwarded contract.
+                unsafe { self.0.call(args) }
+            }
+        }
+    )*};
 }
 
-// SAFETY: as for FnOnceThunk.
-unsafe impl<B: FnPtr, T: FnMutThunk<B>> FnMutThunk<B> for SendSync<T> {
-    const THUNK_TEMPLATE_MUT: *const u8 = T::THUNK_TEMPLATE_MUT;
-
-    #[inline(always)]
-    unsafe fn call_mut<'a, 'b, 'c>(&mut self, args: B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c> {
-        // SAFETY: forwarded contract.
-        unsafe { self.0.call_mut(args) }
-    }
-}
-
-// SAFETY: as for FnOnceThunk.
-unsafe impl<B: FnPtr, T: FnThunk<B>> FnThunk<B> for SendSync<T> {
-    const THUNK_TEMPLATE: *const u8 = T::THUNK_TEMPLATE;
-
-    #[inline(always)]
-    unsafe fn call<'a, 'b, 'c>(&self, args: B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c> {
-        // SAFETY: forwarded contract.
-        unsafe { self.0.call(args) }
-    }
+wrappers! {
+    AssertSend: Send;
+    AssertSync: Sync;
+    AssertSendSync: Send, Sync;
 }
 
 macro_rules! factories {
@@ -70,7 +83,7 @@ macro_rules! factories {
         where
             F: Send + for<'x, 'y, 'z> $packed<'x, 'y, 'z, B>,
         {
-            SendSync(B::$make(fun))
+            AssertSend(B::$make(fun))
         }
 
         #[doc = concat!("Makes a `Sync` [`", stringify!($trait), "`] from a `Sync` closure.")]
@@ -79,7 +92,7 @@ macro_rules! factories {
         where
             F: Sync + for<'x, 'y, 'z> $packed<'x, 'y, 'z, B>,
         {
-            SendSync(B::$make(fun))
+            AssertSync(B::$make(fun))
         }
 
         #[doc = concat!("Makes a `Send + Sync` [`", stringify!($trait), "`] from a `Send + Sync` closure.")]
@@ -88,7 +101,7 @@ macro_rules! factories {
         where
             F: Send + Sync + for<'x, 'y, 'z> $packed<'x, 'y, 'z, B>,
         {
-            SendSync(B::$make(fun))
+            AssertSendSync(B::$make(fun))
         }
     )*};
 }
