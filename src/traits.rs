@@ -20,6 +20,19 @@ impl<T: ?Sized> Any for T {}
 pub unsafe trait ToBoxedDyn<T: ?Sized> {
     /// Boxes `value` as `T`.
     fn to_boxed_unsize(value: Self) -> Box<T>;
+
+    /// Erases a raw pointer to `Self` into a raw `T` (the same unsizing as
+    /// `to_boxed_unsize`, without the allocation), or `None` when the implementation does
+    /// not support it (then the value is boxed).
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __unsize_raw(ptr: *mut Self) -> Option<*mut T>
+    where
+        Self: Sized,
+    {
+        let _ = ptr;
+        None
+    }
 }
 
 // SAFETY: `dyn Any + 'a` has only drop/size/align in its vtable; `T: 'a`.
@@ -27,6 +40,11 @@ unsafe impl<'a, T: 'a> ToBoxedDyn<dyn Any + 'a> for T {
     #[inline(always)]
     fn to_boxed_unsize(value: Self) -> Box<dyn Any + 'a> {
         Box::new(value)
+    }
+
+    #[inline(always)]
+    fn __unsize_raw(ptr: *mut Self) -> Option<*mut (dyn Any + 'a)> {
+        Some(ptr as *mut (dyn Any + 'a))
     }
 }
 
@@ -36,6 +54,11 @@ unsafe impl<'a, T: Send + 'a> ToBoxedDyn<dyn Send + 'a> for T {
     fn to_boxed_unsize(value: Self) -> Box<dyn Send + 'a> {
         Box::new(value)
     }
+
+    #[inline(always)]
+    fn __unsize_raw(ptr: *mut Self) -> Option<*mut (dyn Send + 'a)> {
+        Some(ptr as *mut (dyn Send + 'a))
+    }
 }
 
 // SAFETY: as above, and `T: Sync`.
@@ -44,6 +67,11 @@ unsafe impl<'a, T: Sync + 'a> ToBoxedDyn<dyn Sync + 'a> for T {
     fn to_boxed_unsize(value: Self) -> Box<dyn Sync + 'a> {
         Box::new(value)
     }
+
+    #[inline(always)]
+    fn __unsize_raw(ptr: *mut Self) -> Option<*mut (dyn Sync + 'a)> {
+        Some(ptr as *mut (dyn Sync + 'a))
+    }
 }
 
 // SAFETY: as above, and `T: Send + Sync`.
@@ -51,6 +79,11 @@ unsafe impl<'a, T: Send + Sync + 'a> ToBoxedDyn<dyn Send + Sync + 'a> for T {
     #[inline(always)]
     fn to_boxed_unsize(value: Self) -> Box<dyn Send + Sync + 'a> {
         Box::new(value)
+    }
+
+    #[inline(always)]
+    fn __unsize_raw(ptr: *mut Self) -> Option<*mut (dyn Send + Sync + 'a)> {
+        Some(ptr as *mut (dyn Send + Sync + 'a))
     }
 }
 

@@ -20,6 +20,7 @@
 //!   `Sync` (Fn), which the `*Sync` aliases guarantee.
 
 pub(crate) mod shorthands;
+mod storage;
 
 use alloc::boxed::Box;
 use core::marker::PhantomData;
@@ -31,6 +32,7 @@ use crate::jit_alloc::JitAlloc;
 use crate::thunk::once::OnceHeader;
 use crate::thunk::{AllocatedThunk, ThunkError};
 use crate::traits::{Any, FnMutThunk, FnOnceThunk, FnPtr, FnThunk, ToBoxedDyn};
+use storage::Stored;
 
 /// Defines a struct with `A = GlobalJitAlloc` as default when that allocator exists.
 macro_rules! with_default_alloc {
@@ -83,7 +85,7 @@ macro_rules! bare_fn_family {
             /// keep thunks of different signatures in one collection.
             pub struct $untyped[S: ?Sized,] {
                 thunk: AllocatedThunk<A>,
-                storage: *mut S,
+                storage: Stored<S>,
             }
         }
 
@@ -132,16 +134,15 @@ macro_rules! bare_fn_family {
         }
 
         impl<S: ?Sized, A: JitAlloc> $untyped<S, A> {
-            /// Builds the owner from a boxed thunk value `T` erased as `S`.
+            /// Builds the owner from a stored thunk value `T` erased as `S`.
             ///
             /// # Safety
-            /// `storage` must come from `Box::into_raw` of a `Box<S>` holding a `T` (layout
-            /// of `T`, drop glue of whatever was boxed), and `template` must be `T`'s thunk
-            /// template for this family.
+            /// `storage` must hold a `T` (layout of `T`, drop glue of whatever was stored),
+            /// and `template` must be `T`'s thunk template for this family.
             #[inline(always)]
             unsafe fn from_storage<T>(
                 template: *const u8,
-                storage: *mut S,
+                storage: Stored<S>,
                 jit_alloc: A,
             ) -> Result<Self, ThunkError> {
                 let thunk = if crate::thunk::conjurable::<T>($once) {
@@ -151,12 +152,12 @@ macro_rules! bare_fn_family {
                     // a `T` (through a header for FnOnce); the box outlives the thunk (it is
                     // freed after it in `Drop`).
                     match unsafe {
-                        AllocatedThunk::new(template, storage.cast::<u8>(), $once, jit_alloc)
+                        AllocatedThunk::new(template, storage.ptr.cast::<u8>(), $once, jit_alloc)
                     } {
                         Ok(thunk) => thunk,
                         Err(e) => {
-                            // SAFETY: the closure was never called; we still own the box.
-                            drop(unsafe { Box::from_raw(storage) });
+                            // SAFETY: the closure was never called; we still own it.
+                            unsafe { storage.drop_and_free() };
                             return Err(e);
                         }
                     }
@@ -185,8 +186,8 @@ macro_rules! bare_fn_family {
                 // SAFETY: `PhantomData<S>: ToBoxedDyn<U>` holds only when `U` is `S` with
                 // fewer marker traits; such trait objects (dyn Any/Send/Sync combinations)
                 // share one metadata layout: drop glue, size and alignment.
-                let storage = unsafe { core::mem::transmute_copy::<*mut S, *mut U>(&this.storage) };
-                $untyped { thunk, storage }
+                let ptr = unsafe { core::mem::transmute_copy::<*mut S, *mut U>(&this.storage.ptr) };
+                $untyped { thunk, storage: Stored { ptr, recycled: this.storage.recycled } }
             }
         }
 
@@ -198,8 +199,8 @@ macro_rules! bare_fn_family {
             where
                 T: $thunk<B> + ToBoxedDyn<S>,
             {
-                let storage = Box::into_raw(T::to_boxed_unsize(thunk));
-                // SAFETY: the box holds a `T`, and the template is `T`'s.
+                let storage = storage::store::<S, T>(thunk);
+                // SAFETY: the storage holds a `T`, and the template is `T`'s.
                 let untyped = unsafe {
                     $untyped::from_storage::<T>(<T as $thunk<B>>::$template, storage, jit_alloc)?
                 };
@@ -228,9 +229,9 @@ macro_rules! bare_fn_family {
             {
                 let () = SameLayout::<CC, F>::OK;
                 let _ = cconv;
-                let storage = Box::into_raw(F::to_boxed_unsize(fun));
+                let storage = storage::store::<S, F>(fun);
                 // SAFETY: `(CC, F)` has `F`'s layout (checked above) and `CC` is a ZST that
-                // may be conjured (FnPtr's contract), so the boxed `F` is a valid `(CC, F)`;
+                // may be conjured (FnPtr's contract), so the stored `F` is a valid `(CC, F)`;
                 // the template is `(CC, F)`'s.
                 let untyped = unsafe {
                     $untyped::from_storage::<(CC, F)>(
@@ -450,9 +451,9 @@ macro_rules! repeatable {
 
         impl<S: ?Sized, A: JitAlloc> Drop for $untyped<S, A> {
             fn drop(&mut self) {
-                // SAFETY: the box came from `Box::into_raw` and is dropped once. The thunk
+                // SAFETY: dropped once, intact (Fn/FnMut calls never move it out). The thunk
                 // memory is released afterwards, when the `thunk` field is dropped.
-                drop(unsafe { Box::from_raw(self.storage) });
+                unsafe { self.storage.drop_and_free() };
             }
         }
     };
@@ -534,18 +535,11 @@ impl<S: ?Sized, A: JitAlloc> Drop for UntypedBareFnOnce<S, A> {
         // SAFETY: the header (if any) lives in the thunk memory, released only after this
         // body when the `thunk` field is dropped.
         if !header.is_null() && unsafe { OnceHeader::is_taken(header) } {
-            // The call moved the closure out: free the box without dropping its contents.
-            // SAFETY: `storage` came from `Box::into_raw`; its metadata still describes the
-            // allocation (size, alignment).
-            unsafe {
-                let layout = core::alloc::Layout::for_value(&*self.storage);
-                if layout.size() != 0 {
-                    alloc::alloc::dealloc(self.storage.cast(), layout);
-                }
-            }
+            // SAFETY: the call moved the closure out: free its block without dropping it.
+            unsafe { self.storage.free_without_drop() };
         } else {
-            // SAFETY: never called (or zero-sized): the box and its closure are intact.
-            drop(unsafe { Box::from_raw(self.storage) });
+            // SAFETY: never called (or conjured): the closure is intact; dropped once.
+            unsafe { self.storage.drop_and_free() };
         }
     }
 }
