@@ -161,7 +161,7 @@ fn many_argument_template_prologue_relocates() {
     let (closure_ptr, _) = decode_thunk(thunk.bare() as *const u8);
     assert_ne!(
         closure_ptr,
-        closure_ffi::__private::PLACEHOLDER,
+        closure_ffi::__private::PLACEHOLDER as u64,
         "immediate was patched"
     );
 }

@@ -22,13 +22,8 @@
 
 pub mod x86;
 
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod x86_64;
-#[cfg(target_arch = "x86_64")]
-pub(crate) use self::x86_64 as native;
-
-#[cfg(target_arch = "x86")]
-pub(crate) use self::x86::native32 as native;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+pub(crate) use self::x86::native;
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
 compile_error!(

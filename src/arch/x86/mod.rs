@@ -1,5 +1,5 @@
-//! The x86 family (i686 and x86_64): stub constants, the relocator shared by both widths,
-//! and the i686 native backend.
+//! The x86 family (i686 and x86_64): stub constants, the relocator and the native backend,
+//! each shared by both widths.
 //!
 //! # The stub
 //!
@@ -18,8 +18,8 @@
 
 pub mod reloc;
 
-#[cfg(target_arch = "x86")]
-pub(crate) mod native32;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+pub(crate) mod native;
 
 /// The 16-byte marker that follows every x86 stub.
 pub const MAGIC: [u8; 16] = [

@@ -1,6 +1,8 @@
-//! The x86_64 native backend: the stub, template preparation and I-cache flush.
+//! The x86 native backend (i686 and x86_64): the stub, template preparation and I-cache
+//! flush. Both widths share it; they differ only in the placeholder's width and the
+//! relocator mode.
 
-use crate::arch::x86::{reloc, MAGIC, PLACEHOLDER_64};
+use super::{reloc, MAGIC};
 use crate::thunk::{PreparedTemplate, RelocError};
 
 /// Loads the closure pointer into `$ptr` (see [`crate::arch::x86`] for the layout).
@@ -12,9 +14,10 @@ use crate::thunk::{PreparedTemplate, RelocError};
 macro_rules! __closure_ffi_thunk_stub {
     ($ptr:ident) => {
         ::core::arch::asm!(
-            // 48 B8+r imm64: the placeholder, patched with the closure pointer in copies.
-            "movabs {p}, {ph}",
-            // EB 10: skip the magic; copies jump back to label 1 of the template instead.
+            // B8+r imm32 (i686) / REX.W B8+r imm64 (x86_64, `movabs`: the placeholder does
+            // not fit a sign-extended imm32): patched with the closure pointer in copies.
+            "mov {p}, {ph}",
+            // EB 10: skip the magic; copies jump back to label 2 of the template instead.
             "jmp 2f",
             // The magic: 15 x LOCK + NOP, an invalid instruction at every offset.
             ".byte 0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0x90",
@@ -26,8 +29,17 @@ macro_rules! __closure_ffi_thunk_stub {
     };
 }
 
-/// The stub placeholder, re-exported through `__private` for the macro.
-pub const PLACEHOLDER: u64 = PLACEHOLDER_64;
+/// The stub placeholder for this target's pointer width, used by the macro.
+#[cfg(target_pointer_width = "64")]
+pub const PLACEHOLDER: usize = super::PLACEHOLDER_64 as usize;
+/// The stub placeholder for this target's pointer width, used by the macro.
+#[cfg(target_pointer_width = "32")]
+pub const PLACEHOLDER: usize = super::PLACEHOLDER_32 as usize;
+
+#[cfg(target_pointer_width = "64")]
+const BITS: reloc::Bits = reloc::Bits::B64;
+#[cfg(target_pointer_width = "32")]
+const BITS: reloc::Bits = reloc::Bits::B32;
 
 /// Finds the stub of the template at `entry` and relocates its prologue.
 ///
@@ -45,7 +57,7 @@ pub(crate) unsafe fn prepare(entry: *const u8) -> Result<PreparedTemplate, Reloc
         // are functions of this process (mapped, readable code).
         Some(unsafe { (addr as usize as *const [u8; 4]).read_unaligned() })
     };
-    reloc::relocate(reloc::Bits::B64, code, entry as u64, &peek)
+    reloc::relocate(BITS, code, entry as u64, &peek)
 }
 
 /// Instruction fetch on x86 is coherent with data writes: nothing to flush.
