@@ -50,7 +50,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `std` | yes | `std::error::Error` impls, thread-local caches in the default allocator |
-//! | `global_jit_alloc` | yes | [`GlobalJitAlloc`](jit_alloc::GlobalJitAlloc) and the constructors without `_in` |
+//! | `global_jit_alloc` | yes | [`GlobalJitAlloc`] and the constructors without `_in` |
 //! | `default_jit_alloc` | yes | the built-in [`PoolJitAlloc`](jit_alloc::PoolJitAlloc) behind `GlobalJitAlloc` (implies `std`) |
 //! | `safe_jit` | yes | relocate prologues with Capstone (required) |
 //! | `no_safe_jit` | no | accepted for compatibility; this crate always relocates, so it needs `safe_jit` |

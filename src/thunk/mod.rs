@@ -8,9 +8,9 @@
 //! ```
 //!
 //! Creating a thunk for a capturing closure:
-//! 1. look the template up in the [cache](cache) (relocated once per template with
+//! 1. look the template up in the per-template cache (relocated once per template with
 //!    Capstone: `arch::native::prepare`);
-//! 2. allocate `code.len()` (+ a [`OnceHeader`] for `FnOnce`) bytes from the [`JitAlloc`];
+//! 2. allocate `code.len()` (+ a `OnceHeader` for `FnOnce`) bytes from the [`JitAlloc`];
 //! 3. `protect_jit_memory(ReadWrite)`, copy the prepared code through the **writable** view,
 //!    store the closure pointer in the stub's slot, apply the fixups;
 //! 4. `protect_jit_memory(ReadExecute)`, flush the I-cache, hand out the **executable**

@@ -18,7 +18,8 @@ const READY: usize = 0;
 const READY_RELEASE_AFTER_CALL: usize = 1;
 const TAKEN: usize = 2;
 
-/// See the [module docs](self).
+/// The state of an `FnOnce` thunk: whether its closure was taken, where the closure is,
+/// and the release hook armed by `into_bare` (see the `thunk::once` module source).
 #[repr(C)]
 pub struct OnceHeader {
     state: AtomicUsize,
@@ -63,7 +64,8 @@ impl OnceHeader {
         }
     }
 
-    /// Moves the closure out (see the [module docs](self)). Used by `FnOnce` templates.
+    /// Moves the closure out, detecting a second call and running the release hook. Used
+    /// by `FnOnce` templates.
     ///
     /// # Safety
     /// `this` must be the header of a live `FnOnce` thunk whose closure has type `T`.
