@@ -18,6 +18,11 @@ mod pool;
 #[cfg(feature = "default_jit_alloc")]
 pub use pool::PoolJitAlloc;
 
+#[cfg(feature = "default_jit_alloc")]
+mod thread;
+#[cfg(feature = "default_jit_alloc")]
+pub use thread::ThreadJitAlloc;
+
 /// An executable-memory allocation or release failed.
 ///
 /// A unit value, as in closure-ffi 5.x, so that allocators written for it still compile

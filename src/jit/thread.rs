@@ -1,0 +1,61 @@
+//! [`ThreadJitAlloc`]: a per-thread instance of the default allocator (as in closure-ffi 5.x).
+
+use core::marker::PhantomData;
+
+use super::{JitAlloc, JitAllocError, PoolJitAlloc};
+
+std::thread_local! {
+    static POOL: PoolJitAlloc = PoolJitAlloc::new();
+}
+
+/// A handle to this thread's own [`PoolJitAlloc`]: no memory is shared with other threads'
+/// instances.
+///
+/// Neither `Send` nor `Sync`: a thunk allocated with it must be dropped on the thread that
+/// made it (the type system enforces this for `BareFn*` owners that hold the handle).
+/// Allocation fails with [`JitAllocError`] while the thread is being torn down.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ThreadJitAlloc(PhantomData<*const ()>);
+
+impl ThreadJitAlloc {
+    /// A handle to the calling thread's allocator.
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl JitAlloc for ThreadJitAlloc {
+    #[inline]
+    fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), JitAllocError> {
+        POOL.try_with(|pool| pool.alloc(size))
+            .unwrap_or(Err(JitAllocError))
+    }
+
+    #[inline]
+    unsafe fn release(&self, rx: *const u8) -> Result<(), JitAllocError> {
+        // SAFETY: forwarded contract; the handle is !Send, so `rx` came from this thread's
+        // instance.
+        POOL.try_with(|pool| unsafe { pool.release(rx) })
+            .unwrap_or(Err(JitAllocError))
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocates_and_releases_on_this_thread() {
+        let alloc = ThreadJitAlloc::new();
+        let (rx, rw) = alloc.alloc(16).expect("alloc");
+        // lea rax, [rdi + rsi]; ret
+        let code = [0x48, 0x8D, 0x04, 0x37, 0xC3];
+        // SAFETY: `rw` is the writable view of at least 16 fresh bytes.
+        unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), rw, code.len()) };
+        // SAFETY: the code above is a complete extern "C" fn(u64, u64) -> u64.
+        let f: extern "C" fn(u64, u64) -> u64 = unsafe { core::mem::transmute(rx) };
+        assert_eq!(f(40, 2), 42);
+        // SAFETY: allocated above on this thread, released once.
+        unsafe { alloc.release(rx) }.expect("release");
+    }
+}
