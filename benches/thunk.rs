@@ -9,49 +9,41 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented pub fn
 
 use closure_ffi::BareFn;
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkGroup, Criterion};
 
 #[inline(never)]
 extern "C" fn add_offset(a: u64, b: u64) -> u64 {
     a.wrapping_add(b).wrapping_add(black_box(7))
 }
 
-fn calls(c: &mut Criterion) {
-    let mut g = c.benchmark_group("call");
-
-    let direct: unsafe extern "C" fn(u64, u64) -> u64 = add_offset;
-    g.bench_function("direct", |b| {
-        let f = black_box(direct);
+/// Benchmarks calling `f(x, 3)` in a loop where each result feeds the next call.
+fn bench_call(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    f: unsafe extern "C" fn(u64, u64) -> u64,
+) {
+    g.bench_function(name, |b| {
+        let f = black_box(f);
         let mut x = 0u64;
         b.iter(|| {
-            // SAFETY: `f` is a plain extern "C" fn.
+            // SAFETY: `f` is a plain extern "C" fn or a thunk whose owner outlives the group.
             x = unsafe { f(black_box(x), 3) };
         });
         black_box(x);
     });
+}
+
+fn calls(c: &mut Criterion) {
+    let mut g = c.benchmark_group("call");
+    bench_call(&mut g, "direct", add_offset);
 
     let offset = black_box(7u64);
     let capturing = BareFn::new_c(move |a: u64, b: u64| a.wrapping_add(b).wrapping_add(offset));
-    g.bench_function("thunk_capturing", |b| {
-        let f = black_box(capturing.bare());
-        let mut x = 0u64;
-        b.iter(|| {
-            // SAFETY: the thunk's owner outlives the loop.
-            x = unsafe { f(black_box(x), 3) };
-        });
-        black_box(x);
-    });
+    bench_call(&mut g, "thunk_capturing", capturing.bare());
 
     let zst = BareFn::new_c(|a: u64, b: u64| a.wrapping_add(b).wrapping_add(black_box(7)));
-    g.bench_function("thunk_zst", |b| {
-        let f = black_box(zst.bare());
-        let mut x = 0u64;
-        b.iter(|| {
-            // SAFETY: the thunk's owner outlives the loop.
-            x = unsafe { f(black_box(x), 3) };
-        });
-        black_box(x);
-    });
+    bench_call(&mut g, "thunk_zst", zst.bare());
     g.finish();
 }
 

@@ -165,6 +165,31 @@ fn run_child(name: &str) -> (std::process::ExitStatus, String) {
     )
 }
 
+/// Runs the child test `name` and asserts that it was killed by SIGABRT, that its stderr
+/// contains every string of `expected`, and that the aborting call did not return.
+fn assert_child_aborts(name: &str, expected: &[&str]) {
+    let (status, stderr) = run_child(name);
+    assert!(
+        !status.success(),
+        "the child must not succeed; stderr:\n{stderr}"
+    );
+    assert_eq!(
+        status.signal(),
+        Some(6),
+        "the child must be killed by SIGABRT ({status:?}); stderr:\n{stderr}"
+    );
+    for text in expected {
+        assert!(
+            stderr.contains(text),
+            "expected {text:?} in the child's stderr:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("UNREACHABLE"),
+        "the call must not return; stderr:\n{stderr}"
+    );
+}
+
 /// Whether this process is the child started for `name`.
 fn is_child(name: &str) -> bool {
     std::env::var(CHILD_ENV).as_deref() == Ok(name)
@@ -189,24 +214,8 @@ fn child_panic_in_plain_c_thunk() {
 
 #[test]
 fn panic_in_plain_c_thunk_aborts() {
-    let (status, stderr) = run_child("child_panic_in_plain_c_thunk");
-    assert!(
-        !status.success(),
-        "the child must not succeed; stderr:\n{stderr}"
-    );
-    assert_eq!(
-        status.signal(),
-        Some(6),
-        "the child must be killed by SIGABRT ({status:?}); stderr:\n{stderr}"
-    );
-    assert!(
-        stderr.contains("child panic payload 1"),
-        "the panic message should be printed before the abort; stderr:\n{stderr}"
-    );
-    assert!(
-        !stderr.contains("UNREACHABLE"),
-        "the call must not return; stderr:\n{stderr}"
-    );
+    // The panic message is printed before the abort.
+    assert_child_aborts("child_panic_in_plain_c_thunk", &["child panic payload 1"]);
 }
 
 #[test]
@@ -229,26 +238,9 @@ fn child_fn_once_called_twice() {
 
 #[test]
 fn fn_once_second_call_aborts() {
-    let (status, stderr) = run_child("child_fn_once_called_twice");
-    assert!(
-        !status.success(),
-        "the child must not succeed; stderr:\n{stderr}"
-    );
-    assert_eq!(
-        status.signal(),
-        Some(6),
-        "the child must be killed by SIGABRT ({status:?}); stderr:\n{stderr}"
-    );
-    assert!(
-        stderr.contains("first call returned 9"),
-        "the first call should work; stderr:\n{stderr}"
-    );
-    assert!(
-        stderr.contains("called a second time"),
-        "the abort message; stderr:\n{stderr}"
-    );
-    assert!(
-        !stderr.contains("UNREACHABLE"),
-        "the call must not return; stderr:\n{stderr}"
+    // The first call works; the second is detected and aborts with a message.
+    assert_child_aborts(
+        "child_fn_once_called_twice",
+        &["first call returned 9", "called a second time"],
     );
 }
