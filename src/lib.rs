@@ -64,6 +64,7 @@
 //! | other architectures | compile error (backends land with the targets issue) | |
 
 #![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(feature = "c_variadic", feature(c_variadic))]
 
 extern crate alloc;
 
@@ -75,6 +76,9 @@ pub mod jit_alloc;
 pub mod thunk;
 pub mod thunk_factory;
 pub mod traits;
+
+#[cfg(feature = "proc_macros")]
+mod hrtb;
 
 pub use bare_fn::{
     BareFn, BareFnAny, BareFnMut, BareFnMutAny, BareFnMutSync, BareFnOnce, BareFnOnceAny,

@@ -16,6 +16,10 @@
 //! | `Cdecl`, `Stdcall`, `Fastcall`, `Thiscall` (+`Unwind`) | the x86 ABIs | x86 |
 
 pub(crate) mod impls;
+#[cfg(feature = "c_variadic")]
+mod variadic;
+#[cfg(feature = "c_variadic")]
+pub use variadic::Variadic;
 
 macro_rules! markers {
     ($($(#[cfg($cfg:meta)])? $name:ident => $abi:literal;)*) => {$(

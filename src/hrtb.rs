@@ -1,0 +1,1 @@
+//! `bare_hrtb!`: bare function pointer types with higher-ranked lifetimes (being written).
