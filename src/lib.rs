@@ -6,7 +6,7 @@
 //! ```
 //! use closure_ffi::BareFnMut;
 //!
-//! // A C-style API that stores a callback with no context pointer.
+//! // A C-style API that takes a callback with no context pointer.
 //! unsafe extern "C" fn apply(cb: unsafe extern "C" fn(u32) -> u32, x: u32) -> u32 {
 //!     unsafe { cb(x) }
 //! }
@@ -24,45 +24,19 @@
 //! assert_eq!(calls, 2);
 //! ```
 //!
-//! ## How it works
-//! For every (calling convention, closure type, signature) the compiler monomorphizes a
-//! thunk template whose first statement is a tiny `asm!` stub followed by a magic constant no
-//! compiler emits. Creating a thunk finds the stub (bounded scan), relocates the template's
-//! prologue once per template with the Capstone disassembler, and then copies it into
-//! executable memory with the closure pointer patched in: one small allocation, one copy,
-//! two stores. A call runs the copied prologue, loads the closure pointer and jumps back into
-//! the template, whose body, epilogue and unwind tables are the compiler's own. A zero-sized
-//! closure needs none of this: the template itself is the pointer. See
-//! `docs/ARCHITECTURE.md` in the repository.
+//! The owners are [`BareFn`], [`BareFnMut`] and [`BareFnOnce`] (with `*Sync` forms for
+//! closures called from other threads, `*Any` forms generic over the erasure type, and
+//! untyped forms); calling conventions are chosen with the markers of [`cc`] or the
+//! shorthand constructors (`new_c`, `new_system`, `new_win64`, `new_c_unwind`...).
 //!
-//! ## Compatibility with closure-ffi 5.x
-//! The public API is source-compatible, with these deliberate differences:
-//! - the fallible constructors return [`ThunkError`] (which says *why*: allocation,
-//!   relocation, missing stub) instead of the unit `JitAllocError`; `?` into a
-//!   `JitAllocError` still works through `From`;
-//! - nothing panics in library code except the non-`try_` constructors, whose panic message
-//!   states the reason;
-//! - `BareFnOnce` has `bare()` (a second call aborts instead of being undefined behaviour)
-//!   and `into_bare()`, which frees the closure and its executable memory after the one call;
-//! - shorthand constructors exist for every marker, including `-unwind` ones.
-//!
-//! ## Feature flags
-//! | feature | default | what |
-//! |---|---|---|
-//! | `std` | yes | `std::error::Error` impls, thread-local caches in the default allocator |
-//! | `global_jit_alloc` | yes | [`GlobalJitAlloc`] and the constructors without `_in` |
-//! | `default_jit_alloc` | yes | the built-in [`PoolJitAlloc`](jit_alloc::PoolJitAlloc) behind `GlobalJitAlloc` (implies `std`) |
-//! | `safe_jit` | yes | relocate prologues with Capstone (required) |
-//! | `no_safe_jit` | no | accepted for compatibility; this crate always relocates, so it needs `safe_jit` |
-//! | `proc_macros` | no | `bare_hrtb!` (lands with the macros issue) |
-//!
-//! ## Targets
-//! | target | thunks | tested |
-//! |---|---|---|
-//! | x86_64 Linux | yes | CI, debug and release |
-//! | i686 Linux | yes | CI, debug and release |
-//! | other architectures | compile error (backends land with the targets issue) | |
-
+#![doc = include_str!("docs/callbacks.md")]
+#![doc = include_str!("docs/state.md")]
+#![doc = include_str!("docs/hooking.md")]
+#![cfg_attr(feature = "proc_macros", doc = include_str!("docs/hrtb.md"))]
+#![cfg_attr(feature = "c_variadic", doc = include_str!("docs/variadic.md"))]
+#![doc = include_str!("docs/allocators.md")]
+#![doc = include_str!("docs/no_std.md")]
+#![doc = include_str!("docs/reference.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(feature = "c_variadic", feature(c_variadic))]
 
