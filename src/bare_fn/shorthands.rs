@@ -75,6 +75,8 @@ macro_rules! all_cc_shorthands {
             SystemUnwind: new_system_unwind, new_system_unwind_in, try_new_system_unwind,
                 try_new_system_unwind_in;
             Efiapi: new_efiapi, new_efiapi_in, try_new_efiapi, try_new_efiapi_in;
+            #[cfg(feature = "c_variadic")]
+            Variadic: new_variadic, new_variadic_in, try_new_variadic, try_new_variadic_in;
             #[doc(hidden)] #[deprecated(note = "misspelled in closure-ffi 5.x; use `new_efiapi`")]
             Efiapi: new_efiabi, new_efiabi_in, try_new_efiabi, try_new_efiabi_in;
             #[cfg(target_arch = "x86_64")]
