@@ -53,6 +53,9 @@ pub mod traits;
 
 #[cfg(feature = "proc_macros")]
 mod hrtb;
+#[cfg(feature = "proc_macros")]
+#[doc(hidden)]
+pub use closure_ffi_macros::bare_hrtb_impl as __bare_hrtb_impl;
 
 pub use bare_fn::{
     BareFn, BareFnAny, BareFnMut, BareFnMutAny, BareFnMutSync, BareFnOnce, BareFnOnceAny,
