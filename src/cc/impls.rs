@@ -78,14 +78,46 @@ macro_rules! signature_impls {
             }
         }
 
+        $crate::cc::impls::thunk_trait_impls! {
+            cc: $cc,
+            fn_ptr: [unsafe extern $abi fn($($t),*) -> R],
+            generics: [$($t),*],
+            closure: [for<> ($($t),*) -> R],
+            template: [unsafe extern $abi fn($($a: $t),*) -> R],
+            call: [$($a),*],
+        }
+    };
+}
+
+/// The three `Fn*Thunk` impls for `($cc, F)` and one signature, with their templates: a
+/// capturing one that starts with the stub, and a zero-sized one that conjures the closure.
+///
+/// - `fn_ptr`: the bare function pointer type the impls are for;
+/// - `generics`: the signature's type parameters (besides `F` and `R`);
+/// - `closure`: `F`'s call signature, with its higher-ranked lifetimes (`for<'va> (T0,
+///   VaList<'va>) -> R`; `for<>` when there are none);
+/// - `template`: the template's signature (parameter names included), with `R` as return;
+/// - `call`: the names the template passes to the closure, which are also the elements of
+///   the packed argument tuple.
+macro_rules! thunk_trait_impls {
+    (
+        cc: $cc:ty,
+        fn_ptr: [$($fn_ptr:tt)*],
+        generics: [$($t:ident),*],
+        closure: [for<$($hr:lifetime),*> ($($closure_args:tt)*) -> R],
+        template: [unsafe extern $abi:literal fn($($params:tt)*) -> R],
+        call: [$($a:ident),*],
+    ) => {
         // SAFETY: the templates follow the trait's contract: the capturing one starts with
         // the stub and takes `Self` from the `OnceHeader` it points to; the ZST one conjures.
-        unsafe impl<F: FnOnce($($t),*) -> R, R, $($t),*>
-            $crate::traits::FnOnceThunk<unsafe extern $abi fn($($t),*) -> R> for ($cc, F)
+        unsafe impl<F: for<$($hr),*> FnOnce($($closure_args)*) -> R, R, $($t),*>
+            $crate::traits::FnOnceThunk<$($fn_ptr)*> for ($cc, F)
         {
             const THUNK_TEMPLATE_ONCE: *const u8 = {
                 #[allow(clippy::too_many_arguments)]
-                unsafe extern $abi fn zst<F: FnOnce($($t),*) -> R, R, $($t),*>($($a: $t),*) -> R {
+                unsafe extern $abi fn zst<F: for<$($hr),*> FnOnce($($closure_args)*) -> R, R, $($t),*>(
+                    $($params)*
+                ) -> R {
                     // SAFETY: `($cc, F)` is zero-sized without drop glue (`conjurable`), so
                     // reading it from a dangling aligned pointer conjures a value the owner
                     // keeps for as long as the thunk lives, and nothing is dropped twice.
@@ -95,7 +127,9 @@ macro_rules! signature_impls {
                     (this.1)($($a),*)
                 }
                 #[allow(clippy::too_many_arguments)]
-                unsafe extern $abi fn thunk<F: FnOnce($($t),*) -> R, R, $($t),*>($($a: $t),*) -> R {
+                unsafe extern $abi fn thunk<F: for<$($hr),*> FnOnce($($closure_args)*) -> R, R, $($t),*>(
+                    $($params)*
+                ) -> R {
                     let header: *const $crate::__private::OnceHeader;
                     // SAFETY: the stub only writes `header`; in a thunk copy it is the
                     // thunk's `OnceHeader`, whose closure is a `($cc, F)`.
@@ -112,32 +146,36 @@ macro_rules! signature_impls {
             };
 
             #[inline(always)]
-            #[allow(unused_variables)]
             unsafe fn call_once<'a, 'b, 'c>(
                 self,
-                args: <unsafe extern $abi fn($($t),*) -> R as $crate::traits::FnPtr>::Args<'a, 'b, 'c>,
-            ) -> <unsafe extern $abi fn($($t),*) -> R as $crate::traits::FnPtr>::Ret<'a, 'b, 'c> {
-                (self.1)($(args.$i),*)
+                args: <$($fn_ptr)* as $crate::traits::FnPtr>::Args<'a, 'b, 'c>,
+            ) -> <$($fn_ptr)* as $crate::traits::FnPtr>::Ret<'a, 'b, 'c> {
+                let ($($a,)*) = args;
+                (self.1)($($a),*)
             }
         }
 
         // SAFETY: as above, the capturing template reads `*mut Self` from the stub.
-        unsafe impl<F: FnMut($($t),*) -> R, R, $($t),*>
-            $crate::traits::FnMutThunk<unsafe extern $abi fn($($t),*) -> R> for ($cc, F)
+        unsafe impl<F: for<$($hr),*> FnMut($($closure_args)*) -> R, R, $($t),*>
+            $crate::traits::FnMutThunk<$($fn_ptr)*> for ($cc, F)
         {
             const THUNK_TEMPLATE_MUT: *const u8 = {
                 #[allow(clippy::too_many_arguments)]
-                unsafe extern $abi fn zst<F: FnMut($($t),*) -> R, R, $($t),*>($($a: $t),*) -> R {
+                unsafe extern $abi fn zst<F: for<$($hr),*> FnMut($($closure_args)*) -> R, R, $($t),*>(
+                    $($params)*
+                ) -> R {
                     // SAFETY: zero-sized: any aligned non-null pointer is a valid `&mut`.
                     let this = unsafe { &mut *::core::ptr::NonNull::<($cc, F)>::dangling().as_ptr() };
                     (this.1)($($a),*)
                 }
                 #[allow(clippy::too_many_arguments)]
-                unsafe extern $abi fn thunk<F: FnMut($($t),*) -> R, R, $($t),*>($($a: $t),*) -> R {
+                unsafe extern $abi fn thunk<F: for<$($hr),*> FnMut($($closure_args)*) -> R, R, $($t),*>(
+                    $($params)*
+                ) -> R {
                     let this: *mut ($cc, F);
-                    // SAFETY: the stub only writes `this`: the boxed closure of the thunk.
+                    // SAFETY: the stub only writes `this`: the stored closure of the thunk.
                     unsafe { $crate::__closure_ffi_thunk_stub!(this) };
-                    // SAFETY: the owner keeps the box alive and forbids concurrent or
+                    // SAFETY: the owner keeps the closure alive and forbids concurrent or
                     // re-entrant calls (BareFnMut's contract).
                     let this = unsafe { &mut *this };
                     (this.1)($($a),*)
@@ -150,32 +188,36 @@ macro_rules! signature_impls {
             };
 
             #[inline(always)]
-            #[allow(unused_variables)]
             unsafe fn call_mut<'a, 'b, 'c>(
                 &mut self,
-                args: <unsafe extern $abi fn($($t),*) -> R as $crate::traits::FnPtr>::Args<'a, 'b, 'c>,
-            ) -> <unsafe extern $abi fn($($t),*) -> R as $crate::traits::FnPtr>::Ret<'a, 'b, 'c> {
-                (self.1)($(args.$i),*)
+                args: <$($fn_ptr)* as $crate::traits::FnPtr>::Args<'a, 'b, 'c>,
+            ) -> <$($fn_ptr)* as $crate::traits::FnPtr>::Ret<'a, 'b, 'c> {
+                let ($($a,)*) = args;
+                (self.1)($($a),*)
             }
         }
 
         // SAFETY: as above, the capturing template reads `*const Self` from the stub.
-        unsafe impl<F: Fn($($t),*) -> R, R, $($t),*>
-            $crate::traits::FnThunk<unsafe extern $abi fn($($t),*) -> R> for ($cc, F)
+        unsafe impl<F: for<$($hr),*> Fn($($closure_args)*) -> R, R, $($t),*>
+            $crate::traits::FnThunk<$($fn_ptr)*> for ($cc, F)
         {
             const THUNK_TEMPLATE: *const u8 = {
                 #[allow(clippy::too_many_arguments)]
-                unsafe extern $abi fn zst<F: Fn($($t),*) -> R, R, $($t),*>($($a: $t),*) -> R {
+                unsafe extern $abi fn zst<F: for<$($hr),*> Fn($($closure_args)*) -> R, R, $($t),*>(
+                    $($params)*
+                ) -> R {
                     // SAFETY: zero-sized: any aligned non-null pointer is a valid `&`.
                     let this = unsafe { &*::core::ptr::NonNull::<($cc, F)>::dangling().as_ptr() };
                     (this.1)($($a),*)
                 }
                 #[allow(clippy::too_many_arguments)]
-                unsafe extern $abi fn thunk<F: Fn($($t),*) -> R, R, $($t),*>($($a: $t),*) -> R {
+                unsafe extern $abi fn thunk<F: for<$($hr),*> Fn($($closure_args)*) -> R, R, $($t),*>(
+                    $($params)*
+                ) -> R {
                     let this: *const ($cc, F);
-                    // SAFETY: the stub only writes `this`: the boxed closure of the thunk.
+                    // SAFETY: the stub only writes `this`: the stored closure of the thunk.
                     unsafe { $crate::__closure_ffi_thunk_stub!(this) };
-                    // SAFETY: the owner keeps the box alive while the thunk may be called.
+                    // SAFETY: the owner keeps the closure alive while the thunk may be called.
                     let this = unsafe { &*this };
                     (this.1)($($a),*)
                 }
@@ -187,12 +229,12 @@ macro_rules! signature_impls {
             };
 
             #[inline(always)]
-            #[allow(unused_variables)]
             unsafe fn call<'a, 'b, 'c>(
                 &self,
-                args: <unsafe extern $abi fn($($t),*) -> R as $crate::traits::FnPtr>::Args<'a, 'b, 'c>,
-            ) -> <unsafe extern $abi fn($($t),*) -> R as $crate::traits::FnPtr>::Ret<'a, 'b, 'c> {
-                (self.1)($(args.$i),*)
+                args: <$($fn_ptr)* as $crate::traits::FnPtr>::Args<'a, 'b, 'c>,
+            ) -> <$($fn_ptr)* as $crate::traits::FnPtr>::Ret<'a, 'b, 'c> {
+                let ($($a,)*) = args;
+                (self.1)($($a),*)
             }
         }
     };
@@ -200,3 +242,4 @@ macro_rules! signature_impls {
 
 pub(crate) use cc_impls;
 pub(crate) use signature_impls;
+pub(crate) use thunk_trait_impls;
