@@ -77,6 +77,7 @@ macro_rules! bare_fn_family {
         once: $once:literal,
         send_bound: [$($send:tt)*],
         sync_bound: [$($sync:tt)*],
+        calls: $calls:literal,
     ) => {
         with_default_alloc! {
             #[doc = concat!("An `", $family, "` closure behind a thunk, with its type erased.")]
@@ -134,6 +135,12 @@ macro_rules! bare_fn_family {
         }
 
         impl<S: ?Sized, A: JitAlloc> $untyped<S, A> {
+            #[doc = concat!("The thunk pointer, valid while `self` is alive. ", $calls)]
+            #[inline(always)]
+            pub fn bare(&self) -> *const () {
+                self.thunk.entry.cast()
+            }
+
             /// Builds the owner from a stored thunk value `T` erased as `S`.
             ///
             /// # Safety
@@ -192,6 +199,14 @@ macro_rules! bare_fn_family {
         }
 
         impl<B: FnPtr, S: ?Sized, A: JitAlloc> $any<B, S, A> {
+            #[doc = concat!("The bare function pointer, valid while `self` is alive (see the \
+                [safety contract](crate::bare_fn#safety-contract-of-the-bare-pointer)). ", $calls)]
+            #[inline(always)]
+            pub fn bare(&self) -> B {
+                // SAFETY: the thunk has signature `B`.
+                unsafe { B::from_ptr(self.untyped.thunk.entry.cast()) }
+            }
+
             /// Wraps the thunk value `thunk` (e.g. from [`thunk_factory`](crate::thunk_factory)),
             /// in `jit_alloc`.
             #[inline]
@@ -401,6 +416,8 @@ bare_fn_family! {
     once: true,
     send_bound: [Send],
     sync_bound: [Send],
+    calls: "Call it at most once: a second call is detected and aborts the process \
+        (zero-sized closures without drop glue excepted: they are conjured again).",
 }
 
 bare_fn_family! {
@@ -413,6 +430,7 @@ bare_fn_family! {
     once: false,
     send_bound: [Send],
     sync_bound: [Send],
+    calls: "Never call it concurrently or re-entrantly.",
 }
 
 bare_fn_family! {
@@ -425,30 +443,13 @@ bare_fn_family! {
     once: false,
     send_bound: [Send],
     sync_bound: [Sync],
+    calls: "",
 }
 
 // ---- FnMut / Fn: repeated calls, plain drop ----------------------------------------------
 
-macro_rules! repeatable {
-    ($untyped:ident, $any:ident) => {
-        impl<S: ?Sized, A: JitAlloc> $untyped<S, A> {
-            /// The thunk pointer, valid while `self` is alive.
-            #[inline(always)]
-            pub fn bare(&self) -> *const () {
-                self.thunk.entry.cast()
-            }
-        }
-
-        impl<B: FnPtr, S: ?Sized, A: JitAlloc> $any<B, S, A> {
-            /// The bare function pointer, valid while `self` is alive (see the
-            /// [safety contract](crate::bare_fn#safety-contract-of-the-bare-pointer)).
-            #[inline(always)]
-            pub fn bare(&self) -> B {
-                // SAFETY: the thunk has signature `B`.
-                unsafe { B::from_ptr(self.untyped.thunk.entry.cast()) }
-            }
-        }
-
+macro_rules! drop_intact {
+    ($untyped:ident) => {
         impl<S: ?Sized, A: JitAlloc> Drop for $untyped<S, A> {
             fn drop(&mut self) {
                 // SAFETY: dropped once, intact (Fn/FnMut calls never move it out). The thunk
@@ -459,25 +460,17 @@ macro_rules! repeatable {
     };
 }
 
-repeatable!(UntypedBareFnMut, BareFnMutAny);
-repeatable!(UntypedBareFn, BareFnAny);
+drop_intact!(UntypedBareFnMut);
+drop_intact!(UntypedBareFn);
 
 // ---- FnOnce: one call, detected second calls, self-freeing hand-off ----------------------
 
 impl<S: ?Sized, A: JitAlloc> UntypedBareFnOnce<S, A> {
-    /// The thunk pointer, valid while `self` is alive. Call it at most once: a second call
-    /// is detected and aborts the process (zero-sized closures excepted: they have no state
-    /// to track and are conjured again).
-    #[inline(always)]
-    pub fn bare(&self) -> *const () {
-        self.thunk.entry.cast()
-    }
-
     /// Hands out the thunk pointer and gives up ownership.
     ///
     /// # When memory is released
-    /// The closure's box and the thunk's executable memory are released **during the one
-    /// call**, after the closure has been moved onto the stack and before its body runs
+    /// The closure's storage and the thunk's executable memory are released **during the
+    /// one call**, after the closure has been moved onto the stack and before its body runs
     /// (execution has already left the thunk's memory by then). If the pointer is never
     /// called, nothing is released (as with [`leak`](Self::leak)). A zero-sized closure has
     /// nothing to release.
@@ -489,7 +482,7 @@ impl<S: ?Sized, A: JitAlloc> UntypedBareFnOnce<S, A> {
         let entry = self.thunk.entry;
         let header = self.thunk.once_header;
         if header.is_null() {
-            // Zero-sized: nothing allocated; forget the (zero-sized) box.
+            // Conjured (zero-sized, no drop glue): nothing was allocated; nothing to free.
             core::mem::forget(self);
             return entry.cast();
         }
@@ -507,14 +500,6 @@ impl<S: ?Sized, A: JitAlloc> UntypedBareFnOnce<S, A> {
 }
 
 impl<B: FnPtr, S: ?Sized, A: JitAlloc> BareFnOnceAny<B, S, A> {
-    /// The bare function pointer, valid while `self` is alive. Call it at most once: a
-    /// second call is detected and aborts the process (zero-sized closures excepted).
-    #[inline(always)]
-    pub fn bare(&self) -> B {
-        // SAFETY: the thunk has signature `B`.
-        unsafe { B::from_ptr(self.untyped.thunk.entry.cast()) }
-    }
-
     /// Hands out the bare function pointer and gives up ownership: the closure and the
     /// thunk's executable memory are released during the single call, before the closure
     /// body runs (see [`UntypedBareFnOnce::into_bare`]). Never called, never released.
