@@ -201,7 +201,10 @@ fn alias_signature(alias: Alias) -> syn::Result<Hrtb> {
         }
     };
     let (Some(abi), Some(plan)) = (abi, plan) else {
-        return Err(errors.0.expect("an error was recorded"));
+        // Both helpers record an error whenever they return `None`.
+        return Err(errors.0.unwrap_or_else(|| {
+            syn::Error::new_spanned(&fn_ty, "bare_hrtb!: cannot analyse this signature")
+        }));
     };
 
     fn_ty.unsafety = Some(Token![unsafe](fn_ty.fn_token.span));
