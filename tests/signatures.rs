@@ -176,80 +176,69 @@ zst_test!(zst_arity_7, call_c_7, [a0 0 i8, a1 1 u16, a2 2 i32, a3 3 u64, a4 4 f3
 zst_test!(zst_arity_12, call_c_12, [a0 0 i8, a1 1 u16, a2 2 i32, a3 3 u64, a4 4 f32, a5 5 f64,
     a6 6 *const u8, a7 7 i16, a8 8 u8, a9 9 i64, a10 10 u32, a11 11 f64]);
 
-#[test]
-fn struct_small() {
-    let salt = 0x0BAD_F00D_i32;
-    let seen = RefCell::new(Vec::new());
-    let f = BareFn::new_c(|s: Small, k: i32| -> Small {
-        seen.borrow_mut().push((s, k));
-        common::small_expected(s, k, salt)
-    });
-    let bare: unsafe extern "C" fn(Small, i32) -> Small = f.bare();
-    let s = common::small_input();
-    let want = common::small_expected(s, -7, salt);
-    // SAFETY: `f` is alive; the arguments match the signature.
-    unsafe {
-        assert_eq!(bare(s, -7), want, "Small: direct call");
-        assert_eq!(FnPtr::call(bare, (s, -7)), want, "Small: FnPtr::call");
-        assert_eq!(call_c_small(bare, s, -7), want, "Small: called from C");
-    }
-    drop(f);
-    assert_eq!(
-        seen.into_inner(),
-        vec![(s, -7); 3],
-        "Small: what the closure received"
-    );
+/// A struct passed by value and returned: called directly, through `FnPtr::call` and from
+/// the C caller; the closure must see the exact value each time.
+macro_rules! struct_test {
+    ($name:ident, $ty:ident, $k_ty:ty, $k:expr, $salt:expr, $input:ident, $expected:ident,
+        $c_caller:ident) => {
+        #[test]
+        fn $name() {
+            let salt = $salt;
+            let seen = RefCell::new(Vec::new());
+            let f = BareFn::new_c(|s: $ty, k: $k_ty| -> $ty {
+                seen.borrow_mut().push((s, k));
+                common::$expected(s, k, salt)
+            });
+            let bare: unsafe extern "C" fn($ty, $k_ty) -> $ty = f.bare();
+            let s = common::$input();
+            let want = common::$expected(s, $k, salt);
+            let what = stringify!($ty);
+            // SAFETY: `f` is alive; the arguments match the signature.
+            unsafe {
+                assert_eq!(bare(s, $k), want, "{what}: direct call");
+                assert_eq!(FnPtr::call(bare, (s, $k)), want, "{what}: FnPtr::call");
+                assert_eq!($c_caller(bare, s, $k), want, "{what}: called from C");
+            }
+            drop(f);
+            assert_eq!(
+                seen.into_inner(),
+                vec![(s, $k); 3],
+                "{what}: what the closure received"
+            );
+        }
+    };
 }
 
-#[test]
-fn struct_mixed() {
-    let salt = 0.125_f64;
-    let seen = RefCell::new(Vec::new());
-    let f = BareFn::new_c(|m: Mixed, k: f32| -> Mixed {
-        seen.borrow_mut().push((m, k));
-        common::mixed_expected(m, k, salt)
-    });
-    let bare: unsafe extern "C" fn(Mixed, f32) -> Mixed = f.bare();
-    let m = common::mixed_input();
-    let want = common::mixed_expected(m, 2.5, salt);
-    // SAFETY: `f` is alive; the arguments match the signature.
-    unsafe {
-        assert_eq!(bare(m, 2.5), want, "Mixed: direct call");
-        assert_eq!(FnPtr::call(bare, (m, 2.5)), want, "Mixed: FnPtr::call");
-        assert_eq!(call_c_mixed(bare, m, 2.5), want, "Mixed: called from C");
-    }
-    drop(f);
-    assert_eq!(
-        seen.into_inner(),
-        vec![(m, 2.5); 3],
-        "Mixed: what the closure received"
-    );
-}
-
-#[test]
-fn struct_large() {
-    let salt = -0x1234_5678_9ABC_i64;
-    let seen = RefCell::new(Vec::new());
-    let f = BareFn::new_c(|l: Large, k: u8| -> Large {
-        seen.borrow_mut().push((l, k));
-        common::large_expected(l, k, salt)
-    });
-    let bare: unsafe extern "C" fn(Large, u8) -> Large = f.bare();
-    let l = common::large_input();
-    let want = common::large_expected(l, 0xF1, salt);
-    // SAFETY: `f` is alive; the arguments match the signature.
-    unsafe {
-        assert_eq!(bare(l, 0xF1), want, "Large: direct call");
-        assert_eq!(FnPtr::call(bare, (l, 0xF1)), want, "Large: FnPtr::call");
-        assert_eq!(call_c_large(bare, l, 0xF1), want, "Large: called from C");
-    }
-    drop(f);
-    assert_eq!(
-        seen.into_inner(),
-        vec![(l, 0xF1); 3],
-        "Large: what the closure received"
-    );
-}
+struct_test!(
+    struct_small,
+    Small,
+    i32,
+    -7,
+    0x0BAD_F00D_i32,
+    small_input,
+    small_expected,
+    call_c_small
+);
+struct_test!(
+    struct_mixed,
+    Mixed,
+    f32,
+    2.5,
+    0.125_f64,
+    mixed_input,
+    mixed_expected,
+    call_c_mixed
+);
+struct_test!(
+    struct_large,
+    Large,
+    u8,
+    0xF1,
+    -0x1234_5678_9ABC_i64,
+    large_input,
+    large_expected,
+    call_c_large
+);
 
 #[test]
 fn struct_signatures_mut_and_zst() {
