@@ -45,6 +45,7 @@ extern crate alloc;
 pub mod arch;
 pub mod bare_fn;
 pub mod cc;
+pub mod dynamic;
 #[path = "jit/mod.rs"]
 pub mod jit_alloc;
 pub mod thunk;

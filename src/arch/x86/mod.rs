@@ -31,3 +31,9 @@ pub const PLACEHOLDER_64: u64 = 0xC1F5_7AB0_0C1F_5AB0;
 
 /// Placeholder immediate of the i686 stub's `mov r32, imm32` (patched with the closure pointer).
 pub const PLACEHOLDER_32: u32 = 0xC1F5_7AB0;
+
+pub mod sysv64;
+pub mod win64;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod dyncall;

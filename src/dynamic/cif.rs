@@ -1,0 +1,337 @@
+//! [`Cif`]: a signature and its call plan, and calls through it.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ffi::c_void;
+use core::fmt;
+
+use super::plan::{CallPlan, PlanError, ValueTypeError};
+use super::types::Type;
+use super::Abi;
+use crate::arch::x86::dyncall::{self, Convention};
+
+/// libffi's `ffi_status` values, for mapping errors onto its C API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Status {
+    /// `FFI_OK`.
+    Ok = 0,
+    /// `FFI_BAD_TYPEDEF`.
+    BadTypedef = 1,
+    /// `FFI_BAD_ABI`.
+    BadAbi = 2,
+    /// `FFI_BAD_ARGTYPE`.
+    BadArgType = 3,
+}
+
+/// Why a [`Cif`] could not be prepared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CifError {
+    /// The ABI is not one this target implements (libffi's `FFI_BAD_ABI`).
+    BadAbi(u32),
+    /// An argument cannot be passed by value (libffi's `FFI_BAD_ARGTYPE`).
+    BadArgType {
+        /// The argument index.
+        index: usize,
+        /// Why.
+        reason: ValueTypeError,
+    },
+    /// The return type cannot be returned by value (libffi's `FFI_BAD_TYPEDEF`).
+    BadReturnType(ValueTypeError),
+    /// A variadic signature with more fixed arguments than arguments, or none at all
+    /// (libffi's `FFI_BAD_ARGTYPE`).
+    BadFixedCount {
+        /// The fixed-argument count asked for.
+        nfixed: usize,
+        /// The total argument count.
+        ntotal: usize,
+    },
+}
+
+impl CifError {
+    /// The libffi status this error corresponds to.
+    pub fn status(&self) -> Status {
+        match self {
+            Self::BadAbi(_) => Status::BadAbi,
+            Self::BadReturnType(_) => Status::BadTypedef,
+            Self::BadArgType { .. } | Self::BadFixedCount { .. } => Status::BadArgType,
+        }
+    }
+}
+
+impl fmt::Display for CifError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadAbi(abi) => write!(f, "ABI {abi} is not supported on this target"),
+            Self::BadArgType { index, reason } => write!(f, "argument {index}: {reason}"),
+            Self::BadReturnType(reason) => write!(f, "return type: {reason}"),
+            Self::BadFixedCount { nfixed, ntotal } => write!(
+                f,
+                "a variadic signature needs 1..={ntotal} fixed arguments, not {nfixed}"
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CifError {}
+
+impl From<PlanError> for CifError {
+    fn from(err: PlanError) -> Self {
+        match err.arg {
+            Some(index) => Self::BadArgType {
+                index,
+                reason: err.reason,
+            },
+            None => Self::BadReturnType(err.reason),
+        }
+    }
+}
+
+/// The address of a function to call through a [`Cif`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct CodePtr(pub *const c_void);
+
+impl CodePtr {
+    /// Wraps a code address.
+    pub const fn new(ptr: *const c_void) -> Self {
+        Self(ptr)
+    }
+
+    /// The address as a raw pointer.
+    pub const fn as_ptr(self) -> *const c_void {
+        self.0
+    }
+}
+
+// SAFETY: a code address is plain data; calling through it is what is unsafe.
+unsafe impl Send for CodePtr {}
+// SAFETY: as above.
+unsafe impl Sync for CodePtr {}
+
+/// A call interface: an ABI, argument types, a return type and the call plan computed from
+/// them once, at construction.
+///
+/// Calls ([`call_raw`](Cif::call_raw), [`call`](Cif::call)) and closures
+/// ([`Closure`](super::Closure)) follow the plan; they never classify, allocate or lock. A
+/// `Cif` is immutable, `Send` and `Sync`; cloning it copies the plan.
+///
+/// ```
+/// use closure_ffi::dynamic::{arg, Abi, Cif, CodePtr, Type};
+///
+/// extern "C" fn add(a: i64, b: i32) -> i64 { a + b as i64 }
+///
+/// let cif = Cif::new(Abi::DEFAULT, [Type::I64, Type::I32], Type::I64)?;
+/// let sum: i64 = unsafe { cif.call(CodePtr::new(add as *const _), &[arg(&40i64), arg(&2i32)]) }?;
+/// assert_eq!(sum, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Cif {
+    abi: Abi,
+    nfixed: Option<usize>,
+    args: Box<[Type]>,
+    ret: Type,
+    plan: CallPlan,
+}
+
+impl Cif {
+    /// Prepares a Cif (libffi's `ffi_prep_cif`).
+    ///
+    /// # Errors
+    /// [`CifError::BadArgType`] for an argument that cannot be passed by value (`void`, an
+    /// array, alignment above 16), [`CifError::BadReturnType`] for such a return type.
+    pub fn new(
+        abi: Abi,
+        args: impl IntoIterator<Item = Type>,
+        ret: Type,
+    ) -> Result<Self, CifError> {
+        Self::prepare(abi, args.into_iter().collect(), ret, None)
+    }
+
+    /// Prepares a Cif for a variadic function called with `args`, the first `nfixed` of them
+    /// fixed (libffi's `ffi_prep_cif_var`).
+    ///
+    /// The variadic arguments must already have C's default promotions applied: `f64` for
+    /// `float`, `i32`/`u32` for narrower integers.
+    ///
+    /// # Errors
+    /// As [`new`](Cif::new); also [`CifError::BadFixedCount`] unless
+    /// `1 <= nfixed <= args.len()`, and [`CifError::BadArgType`] with
+    /// [`ValueTypeError::NotPromoted`] for an unpromoted variadic argument.
+    pub fn new_variadic(
+        abi: Abi,
+        args: impl IntoIterator<Item = Type>,
+        nfixed: usize,
+        ret: Type,
+    ) -> Result<Self, CifError> {
+        let args: Box<[Type]> = args.into_iter().collect();
+        if nfixed == 0 || nfixed > args.len() {
+            return Err(CifError::BadFixedCount {
+                nfixed,
+                ntotal: args.len(),
+            });
+        }
+        Self::prepare(abi, args, ret, Some(nfixed))
+    }
+
+    fn prepare(
+        abi: Abi,
+        args: Box<[Type]>,
+        ret: Type,
+        nfixed: Option<usize>,
+    ) -> Result<Self, CifError> {
+        let plan = match abi.convention() {
+            Convention::SysV64 => crate::arch::x86::sysv64::plan(&args, &ret, nfixed)?,
+            Convention::Win64 => crate::arch::x86::win64::plan(&args, &ret, nfixed)?,
+        };
+        Ok(Self {
+            abi,
+            nfixed,
+            args,
+            ret,
+            plan,
+        })
+    }
+
+    /// The ABI.
+    pub fn abi(&self) -> Abi {
+        self.abi
+    }
+
+    /// The argument types.
+    pub fn args(&self) -> &[Type] {
+        &self.args
+    }
+
+    /// The return type.
+    pub fn ret(&self) -> &Type {
+        &self.ret
+    }
+
+    /// The number of fixed arguments of a variadic Cif, `None` otherwise.
+    pub fn nfixed(&self) -> Option<usize> {
+        self.nfixed
+    }
+
+    /// The call plan: where each argument and the return value go.
+    pub fn plan(&self) -> &CallPlan {
+        &self.plan
+    }
+
+    /// Bytes of stack arguments a call pushes (libffi's `cif->bytes`).
+    pub fn stack_bytes(&self) -> usize {
+        self.plan.stack_size as usize
+    }
+
+    /// Calls `fun` with the arguments `avalue` points to, storing the result at `rvalue`
+    /// (libffi's `ffi_call`).
+    ///
+    /// Integer results narrower than 8 bytes are widened to 8 bytes (sign- or
+    /// zero-extended, like libffi's `ffi_arg`); `rvalue` may be null to discard the result.
+    ///
+    /// # Safety
+    /// - `fun` must be a function with exactly this signature and ABI;
+    /// - `avalue` must point to `self.args().len()` pointers, each to a readable value of
+    ///   the matching argument type;
+    /// - `rvalue` must be null or point to a writable buffer of at least
+    ///   `max(self.ret().size(), 8)` bytes, aligned for the return type.
+    #[inline]
+    pub unsafe fn call_raw(&self, fun: CodePtr, rvalue: *mut c_void, avalue: *const *mut c_void) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            dyncall::call(
+                self.abi.convention(),
+                &self.plan,
+                fun.0.cast(),
+                rvalue.cast(),
+                avalue.cast(),
+            )
+        }
+    }
+
+    /// Calls `fun` with typed arguments, checking their number and types and the return
+    /// type against the Cif, and returns the result.
+    ///
+    /// # Errors
+    /// [`CallError`] if the argument count, an argument type or `R` does not match.
+    ///
+    /// # Safety
+    /// `fun` must be a function with exactly this signature and ABI, and any pointer
+    /// arguments must satisfy what it expects of them.
+    pub unsafe fn call<R: super::CType>(
+        &self,
+        fun: CodePtr,
+        args: &[super::Arg<'_>],
+    ) -> Result<R, CallError> {
+        if args.len() != self.args.len() {
+            return Err(CallError::ArgCount {
+                expected: self.args.len(),
+                got: args.len(),
+            });
+        }
+        for (index, (arg, ty)) in args.iter().zip(self.args.iter()).enumerate() {
+            if !(arg.ty)().same_layout(ty) {
+                return Err(CallError::ArgType { index });
+            }
+        }
+        if !R::ffi_type().same_layout(&self.ret) {
+            return Err(CallError::RetType);
+        }
+        let mut ret = super::typed::RetBuf::<R>::new();
+        let ptrs: Vec<*mut c_void>;
+        let mut inline = [core::ptr::null_mut(); 16];
+        let avalue = if args.len() <= inline.len() {
+            for (slot, arg) in inline.iter_mut().zip(args) {
+                *slot = arg.ptr;
+            }
+            inline.as_ptr()
+        } else {
+            ptrs = args.iter().map(|a| a.ptr).collect();
+            ptrs.as_ptr()
+        };
+        // SAFETY: the arguments match the Cif's types (checked above), `ret` holds at least
+        // 8 bytes aligned for R, and `fun` matches by the caller's contract.
+        unsafe {
+            self.call_raw(fun, ret.as_mut_ptr(), avalue);
+            Ok(ret.read())
+        }
+    }
+}
+
+/// Why a checked call was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The number of arguments differs from the Cif's.
+    ArgCount {
+        /// The Cif's argument count.
+        expected: usize,
+        /// The number passed.
+        got: usize,
+    },
+    /// Argument `index` has a different type than the Cif's.
+    ArgType {
+        /// The argument index.
+        index: usize,
+    },
+    /// The requested return type differs from the Cif's.
+    RetType,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ArgCount { expected, got } => {
+                write!(f, "the Cif takes {expected} arguments, {got} were passed")
+            }
+            Self::ArgType { index } => write!(f, "argument {index} does not match the Cif's type"),
+            Self::RetType => f.write_str("the return type does not match the Cif's"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CallError {}

@@ -1,0 +1,299 @@
+//! Call plans: where every argument and the return value go, decided once per Cif.
+//!
+//! An ABI classifier (`src/arch/<arch>/`) turns a signature into a [`CallPlan`]; the native
+//! executor only follows it. The plan is written in terms of a *frame*: the bytes an
+//! outgoing call builds below the stack pointer before it loads the argument registers.
+//!
+//! ```text
+//!  frame offset 0                 reg_block             reg_block + stack_size    frame_size
+//!  | argument registers (per ABI) | stack arguments, in order | by-reference copies, sret |
+//! ```
+//!
+//! The register part's layout belongs to the ABI (System V: six GPRs then eight SSE
+//! eightbytes; Win64: four XMM eightbytes, then the four home slots that begin the stack
+//! arguments). The executor loads registers from the register part, then points the
+//! stack pointer at `reg_block`, so the stack arguments sit where the callee expects them.
+//!
+//! A dynamic closure reads the same plan backwards: its entry saves the argument registers
+//! in the register-part layout, and a frame offset at or past `reg_block` is found in the
+//! caller's stack arguments.
+
+use alloc::vec::Vec;
+
+use super::types::{Type, TypeKind};
+
+/// How one piece of an argument gets into the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoveOp {
+    /// Load `len` (1..=8) bytes, zero-extend to 8 bytes, store 8 bytes.
+    ZeroExtend,
+    /// Load `len` (1, 2 or 4) bytes, sign-extend to 8 bytes, store 8 bytes.
+    SignExtend,
+    /// Copy `len` bytes as they are (an argument passed in stack memory, or the whole of a
+    /// 16-byte register value).
+    Copy,
+    /// Copy the argument's `len` bytes to the frame at `copy`, then store the address of that
+    /// copy (8 bytes) at `dst`: an argument passed by reference to a caller-owned copy.
+    Reference {
+        /// Frame offset of the copy.
+        copy: u32,
+    },
+}
+
+/// One step of marshalling: `len` bytes at `src` within argument `arg`'s value go to frame
+/// offset `dst` by `op`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Move {
+    /// The argument index.
+    pub arg: u16,
+    /// What to do.
+    pub op: MoveOp,
+    /// Byte offset within the argument's value.
+    pub src: u32,
+    /// Frame offset of the destination.
+    pub dst: u32,
+    /// Number of bytes read from the argument.
+    pub len: u32,
+}
+
+/// The register a part of a returned value comes back in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetReg {
+    /// The first integer return register (rax).
+    Int0,
+    /// The second integer return register (rdx).
+    Int1,
+    /// The first vector return register (xmm0), up to 16 bytes.
+    Vec0,
+    /// The second vector return register (xmm1).
+    Vec1,
+}
+
+/// A part of the return value: `len` bytes at `off` in the value come from `reg`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetPart {
+    /// Where the bytes come from.
+    pub reg: RetReg,
+    /// Byte offset in the returned value.
+    pub off: u8,
+    /// Number of bytes (1..=16).
+    pub len: u8,
+}
+
+/// How the return value comes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetPlan {
+    /// Nothing (`void`).
+    Void,
+    /// In registers, one or two parts.
+    Regs {
+        /// The parts; `parts[..count]` are used.
+        parts: [RetPart; 2],
+        /// How many parts.
+        count: u8,
+        /// For integers narrower than a register: the value is widened (sign-extended if
+        /// `true`, else zero-extended) to a full register-sized `ffi_arg` in the return
+        /// buffer, as libffi does. `None` for everything else.
+        widen: Option<bool>,
+    },
+    /// Through memory: the caller passes the address of the return buffer as a hidden
+    /// argument at frame offset `dst`; the callee returns that address in the first integer
+    /// register.
+    Indirect {
+        /// Frame offset of the hidden pointer.
+        dst: u32,
+    },
+    /// On the x87 register stack: one value (`long double`, st0) or two (`long double
+    /// _Complex`: real part in st0, imaginary part in st1), each stored in 16 bytes.
+    X87 {
+        /// 1 or 2.
+        count: u8,
+    },
+}
+
+/// Where a closure finds one incoming argument, derived from the plan's moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgSource {
+    /// The value is in one place: the frame location of the argument's single move.
+    Direct(u32),
+    /// The value is spread over several moves (a struct in two registers) and is assembled
+    /// in the closure's scratch area at this offset.
+    Assembled(u32),
+    /// The frame location holds the address of the value.
+    Reference(u32),
+}
+
+/// The classification of a whole signature for one ABI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallPlan {
+    /// Marshalling steps, grouped by argument in argument order.
+    pub moves: Vec<Move>,
+    /// For each argument, the range of its moves in `moves` and where a closure reads it.
+    pub args: Vec<(u32, u32, ArgSource)>,
+    /// How the return value comes back.
+    pub ret: RetPlan,
+    /// Bytes of the register part at the start of the frame.
+    pub reg_block: u32,
+    /// Bytes of stack arguments after the register part (a multiple of 16).
+    pub stack_size: u32,
+    /// Total frame bytes (a multiple of 16), copies and the sret scratch included.
+    pub frame_size: u32,
+    /// Frame offset of scratch space for an indirect return when the caller gives no
+    /// return buffer.
+    pub ret_scratch: u32,
+    /// Bytes of scratch a closure needs to assemble split arguments (a multiple of 16).
+    pub closure_scratch: u32,
+}
+
+impl CallPlan {
+    /// Finishes a plan once its moves are known: fills `args` with the per-argument ranges
+    /// and closure sources, and sizes the closure scratch area.
+    pub(crate) fn finish(&mut self, nargs: usize, arg_sizes: impl Iterator<Item = usize>) {
+        let mut sizes = arg_sizes;
+        let mut scratch = 0u32;
+        let mut start = 0usize;
+        for arg in 0..nargs {
+            let end = start
+                + self.moves[start..]
+                    .iter()
+                    .take_while(|m| m.arg as usize == arg)
+                    .count();
+            let size = sizes.next().unwrap_or(0) as u32;
+            let moves = &self.moves[start..end];
+            let source = match moves {
+                [m] => match m.op {
+                    MoveOp::Reference { .. } => ArgSource::Reference(m.dst),
+                    _ => ArgSource::Direct(m.dst),
+                },
+                // The same value stored twice (Win64 variadic floats: XMM and GPR): a
+                // closure reads the first copy, which is the one a prototyped caller sets.
+                [first, rest @ ..]
+                    if rest
+                        .iter()
+                        .all(|m| m.src == first.src && m.len == first.len) =>
+                {
+                    ArgSource::Direct(first.dst)
+                }
+                _ => {
+                    let at = scratch;
+                    scratch += size.next_multiple_of(16);
+                    ArgSource::Assembled(at)
+                }
+            };
+            self.args.push((start as u32, end as u32, source));
+            start = end;
+        }
+        self.closure_scratch = scratch;
+    }
+
+    /// The moves of argument `arg`.
+    pub fn moves_of(&self, arg: usize) -> &[Move] {
+        let (start, end, _) = self.args[arg];
+        &self.moves[start as usize..end as usize]
+    }
+}
+
+/// Why a type cannot be passed or returned by value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValueTypeError {
+    /// `void` as an argument.
+    Void,
+    /// An array: C passes arrays by address; wrap it in a struct to pass it by value.
+    Array,
+    /// Alignment above 16 bytes: no x86_64 ABI passes such values by value portably.
+    OverAligned,
+    /// A `float` or an integer narrower than `int` among the variadic arguments: C promotes
+    /// those (to `double` and `int`), so the Cif must name the promoted type.
+    NotPromoted,
+    /// The value does not fit the frame limits (sizes are 32-bit in a plan).
+    TooLarge,
+}
+
+impl core::fmt::Display for ValueTypeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Void => "void cannot be an argument type",
+            Self::Array => "arrays cannot be passed by value (wrap the array in a struct)",
+            Self::OverAligned => "types aligned to more than 16 bytes cannot be passed by value",
+            Self::NotPromoted => {
+                "variadic arguments must be promoted: use f64 for float and i32/u32 for \
+                 narrower integers"
+            }
+            Self::TooLarge => "the argument frame would exceed 4 GiB",
+        })
+    }
+}
+
+/// A classifier's refusal: which value (an argument index, or `None` for the return type)
+/// and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanError {
+    /// The argument index, or `None` for the return value.
+    pub arg: Option<usize>,
+    /// Why.
+    pub reason: ValueTypeError,
+}
+
+/// Checks what every ABI requires of an argument type: not void, not an array, alignment at
+/// most 16, and, for variadic arguments, C's default promotions already applied.
+pub(crate) fn check_arg(index: usize, ty: &Type, variadic: bool) -> Result<(), PlanError> {
+    let reason = match ty.kind() {
+        TypeKind::Void => Some(ValueTypeError::Void),
+        TypeKind::Array => Some(ValueTypeError::Array),
+        TypeKind::F32 | TypeKind::U8 | TypeKind::I8 | TypeKind::U16 | TypeKind::I16 if variadic => {
+            Some(ValueTypeError::NotPromoted)
+        }
+        _ if ty.align() > 16 => Some(ValueTypeError::OverAligned),
+        _ => None,
+    };
+    match reason {
+        Some(reason) => Err(PlanError {
+            arg: Some(index),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Checks a return type: anything but an array or an over-aligned type.
+pub(crate) fn check_ret(ty: &Type) -> Result<(), PlanError> {
+    let reason = match ty.kind() {
+        TypeKind::Array => Some(ValueTypeError::Array),
+        _ if ty.align() > 16 => Some(ValueTypeError::OverAligned),
+        _ => None,
+    };
+    match reason {
+        Some(reason) => Err(PlanError { arg: None, reason }),
+        None => Ok(()),
+    }
+}
+
+/// `a + b` for frame arithmetic, refusing frames past 4 GiB.
+pub(crate) fn frame_add(a: u32, b: usize, arg: Option<usize>) -> Result<u32, PlanError> {
+    u32::try_from(b)
+        .ok()
+        .and_then(|b| a.checked_add(b))
+        .filter(|&sum| sum <= u32::MAX - 64)
+        .ok_or(PlanError {
+            arg,
+            reason: ValueTypeError::TooLarge,
+        })
+}
+
+/// The move that loads an integer or pointer scalar of `len` bytes into an 8-byte slot.
+pub(crate) fn scalar_op(kind: TypeKind, len: u32) -> MoveOp {
+    if kind.is_signed() && len < 8 {
+        MoveOp::SignExtend
+    } else {
+        MoveOp::ZeroExtend
+    }
+}
+
+/// The widening of a returned integer narrower than 8 bytes (`Some(signed)`), if any.
+pub(crate) fn ret_widen(ty: &Type) -> Option<bool> {
+    let kind = ty.kind();
+    (matches!(kind, TypeKind::Pointer) || kind.is_integer())
+        .then_some(kind.is_signed())
+        .filter(|_| ty.size() < 8)
+}
