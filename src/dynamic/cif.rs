@@ -1,6 +1,5 @@
 //! [`Cif`]: a signature and its call plan, and calls through it.
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::fmt;
@@ -9,6 +8,9 @@ use super::plan::{CallPlan, PlanError, ValueTypeError};
 use super::types::Type;
 use super::Abi;
 use crate::arch::x86::dyncall::{self, Convention};
+
+/// A Cif's argument types: inline up to six (no allocation for common signatures).
+type ArgTypes = smallvec::SmallVec<[Type; 6]>;
 
 /// libffi's `ffi_status` values, for mapping errors onto its C API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -132,7 +134,7 @@ unsafe impl Sync for CodePtr {}
 pub struct Cif {
     abi: Abi,
     nfixed: Option<usize>,
-    args: Box<[Type]>,
+    args: ArgTypes,
     ret: Type,
     plan: CallPlan,
 }
@@ -167,7 +169,7 @@ impl Cif {
         nfixed: usize,
         ret: Type,
     ) -> Result<Self, CifError> {
-        let args: Box<[Type]> = args.into_iter().collect();
+        let args: ArgTypes = args.into_iter().collect();
         if nfixed == 0 || nfixed > args.len() {
             return Err(CifError::BadFixedCount {
                 nfixed,
@@ -179,21 +181,20 @@ impl Cif {
 
     fn prepare(
         abi: Abi,
-        args: Box<[Type]>,
+        args: ArgTypes,
         ret: Type,
         nfixed: Option<usize>,
     ) -> Result<Self, CifError> {
-        let plan = match abi.convention() {
-            Convention::SysV64 => crate::arch::x86::sysv64::plan(&args, &ret, nfixed)?,
-            Convention::Win64 => crate::arch::x86::win64::plan(&args, &ret, nfixed)?,
-        };
-        Ok(Self {
-            abi,
-            nfixed,
-            args,
-            ret,
-            plan,
-        })
+        let mut cif = Self { abi, nfixed, args, ret, plan: CallPlan::default() };
+        match abi.convention() {
+            Convention::SysV64 => {
+                crate::arch::x86::sysv64::plan_into(&cif.args, &cif.ret, nfixed, &mut cif.plan)?
+            }
+            Convention::Win64 => {
+                crate::arch::x86::win64::plan_into(&cif.args, &cif.ret, nfixed, &mut cif.plan)?
+            }
+        }
+        Ok(cif)
     }
 
     /// The ABI.

@@ -1,12 +1,14 @@
 //! Dynamic closures: executable code with a [`Cif`]'s signature that calls Rust code.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use super::cif::{CallError, Cif, CodePtr};
+use super::plan::ArgSource;
 use super::typed::CType;
 use super::types::Type;
 use crate::arch::x86::dyncall::{self, ClosureHeader, TRAMPOLINE_SIZE};
@@ -140,6 +142,7 @@ impl Ret<'_> {
 struct ClosureData<S> {
     header: ClosureHeader,
     cif: Cif,
+    sources: Vec<ArgSource>,
     state: S,
 }
 
@@ -267,14 +270,18 @@ impl<F: ClosureCallback, A: JitAlloc> Closure<F, A> {
     pub(crate) fn build(cif: Cif, state: F, alloc: A) -> Result<Self, ClosureError> {
         let invoke = invoke_state::<F>;
         let conv = cif.abi().convention();
+        let (sources, assembly) = cif.plan().arg_sources(cif.args().iter().map(Type::size));
         let header = ClosureHeader {
-            scratch_bytes: dyncall::scratch_bytes(cif.plan()),
+            scratch_bytes: dyncall::scratch_bytes(sources.len(), assembly),
             plan: core::ptr::null(),
+            sources: sources.as_ptr(),
+            nargs: sources.len(),
             invoke,
         };
-        let data = Box::into_raw(Box::new(ClosureData { header, cif, state }));
+        let data = Box::into_raw(Box::new(ClosureData { header, cif, sources, state }));
         // SAFETY: `data` is a fresh, uniquely owned allocation; from here on it is only
         // accessed through this raw pointer (never a moved Box), so the code can hold it.
+        // (The `sources` buffer did not move with its Vec.)
         unsafe { (*data).header.plan = (*data).cif.plan() };
         let (rx, rw) = match alloc.alloc(TRAMPOLINE_SIZE) {
             Ok(views) => views,

@@ -53,6 +53,10 @@ pub use typed::{
 };
 pub use types::{Type, TypeError, TypeKind};
 
+/// `#[derive(CType)]` for `#[repr(C)]` structs (feature `proc_macros`).
+#[cfg(all(feature = "proc_macros", target_arch = "x86_64"))]
+pub use closure_ffi_macros::CType;
+
 /// A calling convention of the dynamic layer.
 ///
 /// libffi's names are associated constants ([`Abi::UNIX64`], [`Abi::WIN64`],

@@ -20,6 +20,8 @@
 
 use alloc::vec::Vec;
 
+use smallvec::SmallVec;
+
 use super::types::{Type, TypeKind};
 
 /// How one piece of an argument gets into the frame.
@@ -46,10 +48,10 @@ pub enum MoveOp {
 pub struct Move {
     /// The argument index.
     pub arg: u16,
+    /// Byte offset within the argument's value (a register-sized piece: below 64).
+    pub src: u16,
     /// What to do.
     pub op: MoveOp,
-    /// Byte offset within the argument's value.
-    pub src: u32,
     /// Frame offset of the destination.
     pub dst: u32,
     /// Number of bytes read from the argument.
@@ -116,20 +118,30 @@ pub enum RetPlan {
 pub enum ArgSource {
     /// The value is in one place: the frame location of the argument's single move.
     Direct(u32),
-    /// The value is spread over several moves (a struct in two registers) and is assembled
-    /// in the closure's scratch area at this offset.
-    Assembled(u32),
+    /// The value is spread over the moves `start..end` (a struct in two registers) and is
+    /// assembled in the closure's scratch area at offset `at`.
+    Assembled {
+        /// Scratch offset of the assembled copy.
+        at: u32,
+        /// First move of the argument.
+        start: u32,
+        /// One past its last move.
+        end: u32,
+    },
     /// The frame location holds the address of the value.
     Reference(u32),
 }
+
+/// The moves of a plan: inline up to eight (no allocation for common signatures).
+pub type Moves = SmallVec<[Move; 8]>;
+
+const _: () = assert!(core::mem::size_of::<Move>() == 20);
 
 /// The classification of a whole signature for one ABI.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallPlan {
     /// Marshalling steps, grouped by argument in argument order.
-    pub moves: Vec<Move>,
-    /// For each argument, the range of its moves in `moves` and where a closure reads it.
-    pub args: Vec<(u32, u32, ArgSource)>,
+    pub moves: Moves,
     /// How the return value comes back.
     pub ret: RetPlan,
     /// Bytes of the register part at the start of the frame.
@@ -141,55 +153,62 @@ pub struct CallPlan {
     /// Frame offset of scratch space for an indirect return when the caller gives no
     /// return buffer.
     pub ret_scratch: u32,
-    /// Bytes of scratch a closure needs to assemble split arguments (a multiple of 16).
-    pub closure_scratch: u32,
+}
+
+impl Default for CallPlan {
+    /// An empty plan (no arguments, void return), to be filled by a classifier.
+    fn default() -> Self {
+        Self {
+            moves: Moves::new(),
+            ret: RetPlan::Void,
+            reg_block: 0,
+            stack_size: 0,
+            frame_size: 0,
+            ret_scratch: 0,
+        }
+    }
 }
 
 impl CallPlan {
-    /// Finishes a plan once its moves are known: fills `args` with the per-argument ranges
-    /// and closure sources, and sizes the closure scratch area.
-    pub(crate) fn finish(&mut self, nargs: usize, arg_sizes: impl Iterator<Item = usize>) {
-        let mut sizes = arg_sizes;
+    /// The moves of argument `arg`.
+    pub fn moves_of(&self, arg: usize) -> &[Move] {
+        let start = self.moves.iter().position(|m| m.arg as usize >= arg).unwrap_or(self.moves.len());
+        let len = self.moves[start..].iter().take_while(|m| m.arg as usize == arg).count();
+        &self.moves[start..start + len]
+    }
+
+    /// Where a closure finds each of `arg_sizes.len()` arguments, and the bytes of scratch
+    /// it needs to assemble the split ones (a multiple of 16).
+    pub fn arg_sources(&self, arg_sizes: impl ExactSizeIterator<Item = usize>) -> (Vec<ArgSource>, u32) {
+        let mut sources = Vec::with_capacity(arg_sizes.len());
         let mut scratch = 0u32;
         let mut start = 0usize;
-        for arg in 0..nargs {
-            let end = start
-                + self.moves[start..]
-                    .iter()
-                    .take_while(|m| m.arg as usize == arg)
-                    .count();
-            let size = sizes.next().unwrap_or(0) as u32;
+        for (arg, size) in arg_sizes.enumerate() {
+            let count = self.moves[start..].iter().take_while(|m| m.arg as usize == arg).count();
+            let end = start + count;
             let moves = &self.moves[start..end];
             let source = match moves {
                 [m] => match m.op {
                     MoveOp::Reference { .. } => ArgSource::Reference(m.dst),
                     _ => ArgSource::Direct(m.dst),
                 },
-                // The same value stored twice (Win64 variadic floats: XMM and GPR): a
-                // closure reads the first copy, which is the one a prototyped caller sets.
+                // The same value stored twice (Win64 floats: XMM and GPR): a closure reads
+                // the first copy, which is the one a prototyped caller sets.
                 [first, rest @ ..]
-                    if rest
-                        .iter()
-                        .all(|m| m.src == first.src && m.len == first.len) =>
+                    if rest.iter().all(|m| m.src == first.src && m.len == first.len) =>
                 {
                     ArgSource::Direct(first.dst)
                 }
                 _ => {
                     let at = scratch;
-                    scratch += size.next_multiple_of(16);
-                    ArgSource::Assembled(at)
+                    scratch += (size as u32).next_multiple_of(16);
+                    ArgSource::Assembled { at, start: start as u32, end: end as u32 }
                 }
             };
-            self.args.push((start as u32, end as u32, source));
+            sources.push(source);
             start = end;
         }
-        self.closure_scratch = scratch;
-    }
-
-    /// The moves of argument `arg`.
-    pub fn moves_of(&self, arg: usize) -> &[Move] {
-        let (start, end, _) = self.args[arg];
-        &self.moves[start as usize..end as usize]
+        (sources, scratch)
     }
 }
 

@@ -85,6 +85,10 @@ pub(crate) struct ClosureHeader {
     pub scratch_bytes: usize,
     /// The Cif's plan.
     pub plan: *const CallPlan,
+    /// Where each argument is found (`nargs` entries, from [`CallPlan::arg_sources`]).
+    pub sources: *const ArgSource,
+    /// The number of arguments.
+    pub nargs: usize,
     /// Runs the user's callback: `(header, ret, args)`.
     pub invoke: unsafe fn(*const ClosureHeader, *mut u8, *const *mut u8),
 }
@@ -92,9 +96,9 @@ pub(crate) struct ClosureHeader {
 const _: () = assert!(offset_of!(ClosureHeader, scratch_bytes) == 0);
 
 /// Scratch a closure needs: a 32-byte return buffer, the argument pointer array and the
-/// plan's assembly area.
-pub(crate) fn scratch_bytes(plan: &CallPlan) -> usize {
-    32 + (8 * plan.args.len()).next_multiple_of(16) + plan.closure_scratch as usize
+/// area where split arguments are assembled.
+pub(crate) fn scratch_bytes(nargs: usize, assembly: u32) -> usize {
+    32 + (8 * nargs).next_multiple_of(16) + assembly as usize
 }
 
 /// Defines a global function in assembly with the directives debuggers and profilers
@@ -416,14 +420,7 @@ unsafe extern "sysv64" fn marshal(ctx: *const CallCtx, frame: *mut u8) {
             let dst = frame.add(m.dst as usize);
             match m.op {
                 MoveOp::ZeroExtend => dst.cast::<u64>().write_unaligned(load_zx(src, m.len)),
-                MoveOp::SignExtend => {
-                    let v = match m.len {
-                        1 => *src.cast::<i8>() as i64,
-                        2 => src.cast::<i16>().read_unaligned() as i64,
-                        _ => src.cast::<i32>().read_unaligned() as i64,
-                    };
-                    dst.cast::<i64>().write_unaligned(v);
-                }
+                MoveOp::SignExtend => dst.cast::<i64>().write_unaligned(load_sx(src, m.len)),
                 MoveOp::Copy => core::ptr::copy_nonoverlapping(src, dst, m.len as usize),
                 MoveOp::Reference { copy } => {
                     let copy = frame.add(copy as usize);
@@ -453,7 +450,41 @@ unsafe extern "sysv64" fn marshal(ctx: *const CallCtx, frame: *mut u8) {
 /// valid pointer per argument, each to a value of the argument's type; `rvalue` must be null
 /// or point to a writable buffer of at least the return type's size (and at least 8 bytes
 /// for integer returns, which are widened).
+#[inline]
 pub(crate) unsafe fn call(
+    conv: Convention,
+    plan: &CallPlan,
+    fun: *const u8,
+    rvalue: *mut u8,
+    avalue: *const *const u8,
+) {
+    #[cfg(not(windows))]
+    if conv == Convention::SysV64 && plan.stack_size <= 8 * FAST_STACK as u32 {
+        let direct = match plan.ret {
+            RetPlan::X87 { .. } => false,
+            RetPlan::Indirect { .. } => !rvalue.is_null(),
+            _ => true,
+        };
+        if direct {
+            // SAFETY: forwarded contract; the plan fits the register-and-stack shape the
+            // fast path passes (checked above).
+            return unsafe { fast::call_sysv64(plan, fun, rvalue, avalue) };
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { call_generic(conv, plan, fun, rvalue, avalue) }
+}
+
+/// Stack arguments (in 8-byte slots) that the System V fast path passes.
+#[cfg(not(windows))]
+const FAST_STACK: usize = 8;
+
+/// Calls through the assembly trampolines: any plan, any frame size, x87 returns.
+///
+/// # Safety
+/// As [`call`].
+#[doc(hidden)]
+pub(crate) unsafe fn call_generic(
     conv: Convention,
     plan: &CallPlan,
     fun: *const u8,
@@ -489,6 +520,169 @@ pub(crate) unsafe fn call(
     unsafe { store_ret(&plan.ret, &ctx.ret, rvalue) }
 }
 
+/// The System V fast path: Rust itself loads the argument registers, by calling `fun`
+/// through a C-variadic function-pointer type whose arguments are the six integer
+/// registers, the eight vector registers and [`FAST_STACK`] stack slots, in that order.
+///
+/// Why this is exact: in a System V variadic call, integer arguments fill rdi..r9 in order,
+/// `f64` arguments fill xmm0..xmm7 in order, further integers go to the stack in order, and
+/// al receives the number of vector registers used (8: a valid upper bound for variadic
+/// callees, ignored by others). Passing more stack slots than the callee reads is harmless:
+/// the caller owns and pops them. The `f64`s carry raw bits (no arithmetic touches them).
+/// The return type is chosen by the plan's register parts.
+#[cfg(not(windows))]
+mod fast {
+    use super::*;
+
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Pair<A, B>(A, B);
+
+    const SLOTS: usize = 14 + FAST_STACK;
+
+    /// Calls `fun` with the frame's registers (and stack slots when the plan has some).
+    ///
+    /// # Safety
+    /// `fun` has the plan's signature.
+    #[inline(always)]
+    unsafe fn invoke<R: Copy>(fun: *const u8, r: &[u64; SLOTS], stack: bool) -> R {
+        let x = |i: usize| f64::from_bits(r[6 + i]);
+        // SAFETY: `fun` is a System V function whose register use the plan describes; the
+        // variadic type only decides how the registers are loaded (see the module docs).
+        unsafe {
+            let f: unsafe extern "C" fn(u64, ...) -> R = core::mem::transmute(fun);
+            if stack {
+                f(
+                    r[0], r[1], r[2], r[3], r[4], r[5], x(0), x(1), x(2), x(3), x(4), x(5), x(6),
+                    x(7), r[14], r[15], r[16], r[17], r[18], r[19], r[20], r[21],
+                )
+            } else {
+                f(r[0], r[1], r[2], r[3], r[4], r[5], x(0), x(1), x(2), x(3), x(4), x(5), x(6), x(7))
+            }
+        }
+    }
+
+    /// # Safety
+    /// As [`call`](super::call), and the plan fits this path (no x87 return, at most
+    /// [`FAST_STACK`] stack slots, a return buffer for indirect returns).
+    #[inline]
+    pub(super) unsafe fn call_sysv64(
+        plan: &CallPlan,
+        fun: *const u8,
+        rvalue: *mut u8,
+        avalue: *const *const u8,
+    ) {
+        let mut r = [0u64; SLOTS];
+        let frame = r.as_mut_ptr().cast::<u8>();
+        // SAFETY: each move reads within its argument (caller's contract) and writes within
+        // the frame: register offsets are below 0x70, stack offsets below 0x70 + 64.
+        unsafe {
+            for m in plan.moves.iter() {
+                let src = (*avalue.add(m.arg as usize)).add(m.src as usize);
+                let dst = frame.add(m.dst as usize);
+                match m.op {
+                    MoveOp::ZeroExtend => dst.cast::<u64>().write_unaligned(load_zx(src, m.len)),
+                    MoveOp::SignExtend => dst.cast::<i64>().write_unaligned(load_sx(src, m.len)),
+                    _ => core::ptr::copy_nonoverlapping(src, dst, m.len as usize),
+                }
+            }
+        }
+        let stack = plan.stack_size != 0;
+        // SAFETY (all calls below): `fun` has the plan's signature (caller's contract), and
+        // the return registers read are the ones the plan names.
+        match plan.ret {
+            RetPlan::Indirect { dst } => {
+                r[dst as usize / 8] = rvalue as u64;
+                // SAFETY: see above.
+                unsafe { invoke::<u64>(fun, &r, stack) };
+            }
+            RetPlan::Void => {
+                // SAFETY: see above.
+                unsafe { invoke::<u64>(fun, &r, stack) };
+            }
+            RetPlan::Regs { parts, count, widen } => {
+                let (a, b) = match (count, parts[0].reg, parts[1].reg) {
+                    (1, RetReg::Int0, _) | (2, RetReg::Int0, RetReg::Int1) => {
+                        // SAFETY: see above.
+                        let Pair(a, b) = unsafe { invoke::<Pair<u64, u64>>(fun, &r, stack) };
+                        (a, b)
+                    }
+                    (1, RetReg::Vec0, _) | (2, RetReg::Vec0, RetReg::Vec1) => {
+                        // SAFETY: see above.
+                        let Pair(a, b) = unsafe { invoke::<Pair<f64, f64>>(fun, &r, stack) };
+                        (a.to_bits(), b.to_bits())
+                    }
+                    (_, RetReg::Int0, _) => {
+                        // SAFETY: see above.
+                        let Pair(a, b) = unsafe { invoke::<Pair<u64, f64>>(fun, &r, stack) };
+                        (a, b.to_bits())
+                    }
+                    _ => {
+                        // SAFETY: see above.
+                        let Pair(a, b) = unsafe { invoke::<Pair<f64, u64>>(fun, &r, stack) };
+                        (a.to_bits(), b)
+                    }
+                };
+                if rvalue.is_null() {
+                    return;
+                }
+                // SAFETY: `rvalue` holds the return type, 8 bytes at least for widened
+                // integers (caller's contract); part offsets and lengths lie within it.
+                unsafe {
+                    if let Some(signed) = widen {
+                        let v = extend(a, parts[0].len, signed);
+                        rvalue.cast::<u64>().write_unaligned(v);
+                        return;
+                    }
+                    store_partial(rvalue.add(parts[0].off as usize), a, parts[0].len);
+                    if count == 2 {
+                        store_partial(rvalue.add(parts[1].off as usize), b, parts[1].len);
+                    }
+                }
+            }
+            RetPlan::X87 { .. } => {}
+        }
+    }
+}
+
+/// Loads `len` (1, 2 or 4) bytes sign-extended.
+///
+/// # Safety
+/// `src..src + len` must be readable.
+#[inline(always)]
+unsafe fn load_sx(src: *const u8, len: u32) -> i64 {
+    // SAFETY: in every arm, the caller guarantees `len` readable bytes at `src`.
+    unsafe {
+        match len {
+            1 => *src.cast::<i8>() as i64,
+            2 => src.cast::<i16>().read_unaligned() as i64,
+            4 => src.cast::<i32>().read_unaligned() as i64,
+            _ => load_zx(src, len) as i64,
+        }
+    }
+}
+
+/// Stores the low `len` (1..=8) bytes of `value`.
+///
+/// # Safety
+/// `dst..dst + len` must be writable.
+#[inline(always)]
+unsafe fn store_partial(dst: *mut u8, value: u64, len: u8) {
+    // SAFETY: in every arm, the caller guarantees `len` writable bytes at `dst`.
+    unsafe {
+        match len {
+            8 => dst.cast::<u64>().write_unaligned(value),
+            4 => dst.cast::<u32>().write_unaligned(value as u32),
+            2 => dst.cast::<u16>().write_unaligned(value as u16),
+            1 => *dst = value as u8,
+            _ => {
+                let bytes = value.to_le_bytes();
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, usize::from(len.min(8)));
+            }
+        }
+    }
+}
+
 /// Copies the returned registers into the caller's buffer, widening small integers.
 ///
 /// # Safety
@@ -518,9 +712,10 @@ unsafe fn store_ret(ret: &RetPlan, regs: &RetRegs, rvalue: *mut u8) {
                 }
             }
             RetPlan::X87 { count } => {
-                core::ptr::copy_nonoverlapping(regs.st0.as_ptr(), rvalue, 16);
+                // fstp stores 10 bytes; the rest of each 16-byte slot is padding.
+                core::ptr::copy_nonoverlapping(regs.st0.as_ptr(), rvalue, 10);
                 if count == 2 {
-                    core::ptr::copy_nonoverlapping(regs.st1.as_ptr(), rvalue.add(16), 16);
+                    core::ptr::copy_nonoverlapping(regs.st1.as_ptr(), rvalue.add(16), 10);
                 }
             }
         }
@@ -648,13 +843,15 @@ unsafe fn decode_and_invoke(
         };
         let ret_buf = scratch;
         core::ptr::write_bytes(ret_buf, 0, 32);
+        let nargs = (*header).nargs;
+        let sources = core::slice::from_raw_parts((*header).sources, nargs);
         let ptrs = scratch.add(32).cast::<*mut u8>();
-        let assembly = scratch.add(32 + (8 * plan.args.len()).next_multiple_of(16));
-        for (i, &(start, end, source)) in plan.args.iter().enumerate() {
+        let assembly = scratch.add(32 + (8 * nargs).next_multiple_of(16));
+        for (i, &source) in sources.iter().enumerate() {
             let ptr = match source {
                 ArgSource::Direct(dst) => locate(dst),
                 ArgSource::Reference(dst) => locate(dst).cast::<*mut u8>().read_unaligned(),
-                ArgSource::Assembled(at) => {
+                ArgSource::Assembled { at, start, end } => {
                     let temp = assembly.add(at as usize);
                     for m in &plan.moves[start as usize..end as usize] {
                         core::ptr::copy_nonoverlapping(

@@ -10,8 +10,6 @@
 //!  0x70  stack arguments              (the callee's [rsp + 8] after the call)
 //! ```
 
-use alloc::vec::Vec;
-
 use crate::dynamic::plan::{
     check_arg, check_ret, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError,
     RetPart, RetPlan, RetReg,
@@ -96,6 +94,17 @@ fn merge(a: Class, b: Class) -> Class {
 /// Classifies a value of type `ty` (argument or return; the caller decides what the x87
 /// classes mean).
 pub fn classify(ty: &Type) -> Classes {
+    let one = |class| Classes { classes: [class, Class::NoClass], count: 1 };
+    match ty.kind() {
+        TypeKind::F32 | TypeKind::F64 => return one(Class::Sse),
+        TypeKind::LongDouble => return Classes { classes: [Class::X87, Class::X87Up], count: 0 },
+        TypeKind::U128 | TypeKind::I128 => {
+            return Classes { classes: [Class::Integer, Class::Integer], count: 2 }
+        }
+        TypeKind::Void => return Classes { classes: [Class::NoClass; 2], count: 0 },
+        kind if !kind.is_aggregate() => return one(Class::Integer),
+        _ => {}
+    }
     if ty.kind() == TypeKind::Complex
         && ty
             .element()
@@ -154,8 +163,24 @@ pub fn classify(ty: &Type) -> Classes {
 /// # Errors
 /// A [`PlanError`] naming the argument (or the return) that cannot be passed by value.
 pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan, PlanError> {
+    let mut plan = CallPlan::default();
+    plan_into(args, ret, nfixed, &mut plan)?;
+    Ok(plan)
+}
+
+/// [`plan`] into an existing plan (which is overwritten; it is left unspecified on error).
+///
+/// # Errors
+/// As [`plan`].
+pub fn plan_into(
+    args: &[Type],
+    ret: &Type,
+    nfixed: Option<usize>,
+    plan: &mut CallPlan,
+) -> Result<(), PlanError> {
     check_ret(ret)?;
-    let mut moves = Vec::with_capacity(args.len() + 1);
+    let moves = &mut plan.moves;
+    moves.clear();
     let mut gpr = 0u32;
     let mut sse = 0u32;
     let mut stack = 0u32;
@@ -216,8 +241,28 @@ pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan
     };
 
     for (index, ty) in args.iter().enumerate() {
-        check_arg(index, ty, nfixed.is_some_and(|n| index >= n))?;
         let arg = index as u16;
+        // The common case first: a scalar that takes one register of its class.
+        let kind = ty.kind();
+        let fixed = nfixed.is_none_or(|n| index < n);
+        let scalar_int = matches!(kind, TypeKind::Pointer | TypeKind::U64 | TypeKind::I64)
+            || (fixed && matches!(kind, TypeKind::U8 | TypeKind::I8 | TypeKind::U16 | TypeKind::I16))
+            || matches!(kind, TypeKind::U32 | TypeKind::I32);
+        if scalar_int && gpr < MAX_GPR {
+            let len = ty.size() as u32;
+            let dst = GPR_BLOCK + 8 * gpr;
+            gpr += 1;
+            moves.push(Move { arg, src: 0, op: scalar_op(kind, len), dst, len });
+            continue;
+        }
+        if (kind == TypeKind::F64 || (fixed && kind == TypeKind::F32)) && sse < MAX_SSE {
+            let dst = SSE_BLOCK + 8 * sse;
+            sse += 1;
+            let len = ty.size() as u32;
+            moves.push(Move { arg, src: 0, op: MoveOp::ZeroExtend, dst, len });
+            continue;
+        }
+        check_arg(index, ty, !fixed)?;
         let classes = classify(ty);
         let (need_gpr, need_sse) = classes.needs();
         let in_regs = !classes.is_memory()
@@ -227,7 +272,7 @@ pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan
         if in_regs {
             for (i, class) in classes.classes[..classes.count].iter().enumerate() {
                 let len = (ty.size() - 8 * i).min(8) as u32;
-                let src = 8 * i as u32;
+                let src = 8 * i as u16;
                 let (op, dst) = match class {
                     Class::Integer => {
                         gpr += 1;
@@ -268,18 +313,12 @@ pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan
     if let RetPlan::Indirect { .. } = ret_plan {
         frame_size = frame_add(frame_size, ret.size().next_multiple_of(16), None)?;
     }
-    let mut plan = CallPlan {
-        moves,
-        args: Vec::with_capacity(args.len()),
-        ret: ret_plan,
-        reg_block: REG_BLOCK,
-        stack_size,
-        frame_size,
-        ret_scratch,
-        closure_scratch: 0,
-    };
-    plan.finish(args.len(), args.iter().map(Type::size));
-    Ok(plan)
+    plan.ret = ret_plan;
+    plan.reg_block = REG_BLOCK;
+    plan.stack_size = stack_size;
+    plan.frame_size = frame_size;
+    plan.ret_scratch = ret_scratch;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -422,7 +461,7 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(plan.args[1].2, ArgSource::Assembled(0));
+        assert_eq!(plan.arg_sources([4, 16].into_iter()).0[1], ArgSource::Assembled { at: 0, start: 1, end: 3 });
         assert_eq!(plan.moves_of(0)[0].op, MoveOp::SignExtend);
     }
 

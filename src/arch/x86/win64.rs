@@ -22,8 +22,6 @@
 //! A `float`/`double` in the first four slots is stored both in its XMM eightbyte and in its
 //! slot, so that variadic callees (which read the integer register) see it too.
 
-use alloc::vec::Vec;
-
 use crate::dynamic::plan::{
     check_arg, check_ret, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError,
     RetPart, RetPlan, RetReg,
@@ -52,6 +50,21 @@ pub fn by_value(ty: &Type) -> bool {
 /// # Errors
 /// A [`PlanError`] naming the argument (or the return) that cannot be passed by value.
 pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan, PlanError> {
+    let mut plan = CallPlan::default();
+    plan_into(args, ret, nfixed, &mut plan)?;
+    Ok(plan)
+}
+
+/// [`plan`] into an existing plan (which is overwritten; it is left unspecified on error).
+///
+/// # Errors
+/// As [`plan`].
+pub fn plan_into(
+    args: &[Type],
+    ret: &Type,
+    nfixed: Option<usize>,
+    plan: &mut CallPlan,
+) -> Result<(), PlanError> {
     check_ret(ret)?;
     let kind = ret.kind();
     let (ret_plan, first_slot) = match kind {
@@ -65,7 +78,8 @@ pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan
     let nslots = (args.len() + first_slot).max(REG_SLOTS as usize);
     let stack_size = frame_add(0, (8 * nslots).next_multiple_of(16), None)?;
     let mut copies = frame_add(REG_BLOCK, stack_size as usize, None)?;
-    let mut moves = Vec::with_capacity(args.len() + 4);
+    let moves = &mut plan.moves;
+    moves.clear();
     for (index, ty) in args.iter().enumerate() {
         check_arg(index, ty, nfixed.is_some_and(|n| index >= n))?;
         let arg = index as u16;
@@ -107,18 +121,12 @@ pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan
     if let RetPlan::Indirect { .. } = ret_plan {
         frame_size = frame_add(frame_size, ret.size(), None)?;
     }
-    let mut plan = CallPlan {
-        moves,
-        args: Vec::with_capacity(args.len()),
-        ret: ret_plan,
-        reg_block: REG_BLOCK,
-        stack_size,
-        frame_size: frame_size.next_multiple_of(16),
-        ret_scratch,
-        closure_scratch: 0,
-    };
-    plan.finish(args.len(), args.iter().map(Type::size));
-    Ok(plan)
+    plan.ret = ret_plan;
+    plan.reg_block = REG_BLOCK;
+    plan.stack_size = stack_size;
+    plan.frame_size = frame_size.next_multiple_of(16);
+    plan.ret_scratch = ret_scratch;
+    Ok(())
 }
 
 fn regs(reg: RetReg, len: usize, widen: Option<bool>) -> RetPlan {
@@ -180,7 +188,7 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(plan.args[1].2, ArgSource::Direct(8));
+        assert_eq!(plan.arg_sources([4, 8, 1, 4, 8].into_iter()).0[1], ArgSource::Direct(8));
         assert_eq!(
             plan.moves_of(4),
             &[Move {
@@ -219,7 +227,7 @@ mod tests {
         assert_eq!(plan.moves_of(2)[0].op, MoveOp::Reference { copy: 96 });
         assert_eq!(plan.moves_of(3)[0].op, MoveOp::Reference { copy: 112 });
         assert_eq!(plan.moves_of(4)[0].op, MoveOp::Reference { copy: 128 });
-        assert_eq!(plan.args[2].2, ArgSource::Reference(48));
+        assert_eq!(plan.arg_sources([3, 8, 16, 16, 16].into_iter()).0[2], ArgSource::Reference(48));
         assert_eq!(plan.frame_size, 144);
     }
 
