@@ -137,6 +137,10 @@ pub struct Cif {
     args: ArgTypes,
     ret: Type,
     plan: CallPlan,
+    /// The compiled stub's entry (copied out of `stub` so that a call reads one field).
+    entry: Option<dyncall::StubEntry>,
+    #[cfg(feature = "global_jit_alloc")]
+    stub: Option<alloc::sync::Arc<dyncall::CallStub>>,
 }
 
 impl Cif {
@@ -185,7 +189,16 @@ impl Cif {
         ret: Type,
         nfixed: Option<usize>,
     ) -> Result<Self, CifError> {
-        let mut cif = Self { abi, nfixed, args, ret, plan: CallPlan::default() };
+        let mut cif = Self {
+            abi,
+            nfixed,
+            args,
+            ret,
+            plan: CallPlan::default(),
+            entry: None,
+            #[cfg(feature = "global_jit_alloc")]
+            stub: None,
+        };
         match abi.convention() {
             Convention::SysV64 => {
                 crate::arch::x86::sysv64::plan_into(&cif.args, &cif.ret, nfixed, &mut cif.plan)?
@@ -195,6 +208,47 @@ impl Cif {
             }
         }
         Ok(cif)
+    }
+
+    /// Compiles the plan into a call stub in the global JIT allocator: machine code that
+    /// loads each argument straight into its register or stack slot. Later calls through
+    /// this Cif (and its clones) run the stub. Returns whether a stub was made: plans with
+    /// shapes the compiler does not cover (Win64, integer pieces of 3, 5, 6 or 7 bytes,
+    /// more than a page of stack arguments) keep the interpreted executor, which is correct
+    /// for every plan.
+    ///
+    /// Preparing stays cheap, compiling costs one small JIT allocation: compile the Cifs of
+    /// hot signatures (libffi 3.7's `ffi_call_plan_alloc` plays the same role).
+    ///
+    /// ```
+    /// use closure_ffi::dynamic::{Abi, Cif, CodePtr, Type};
+    ///
+    /// extern "C" fn add(a: u64, b: u64) -> u64 { a + b }
+    ///
+    /// let mut cif = Cif::new(Abi::DEFAULT, [Type::U64, Type::U64], Type::U64)?;
+    /// assert!(cif.compile()?);
+    /// let (a, b, mut r) = (2u64, 40u64, 0u64);
+    /// let args = [&a as *const u64 as *mut _, &b as *const u64 as *mut _];
+    /// unsafe { cif.call_raw(CodePtr::new(add as *const _), &mut r as *mut u64 as *mut _, args.as_ptr()) };
+    /// assert_eq!(r, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`JitAllocError`](crate::JitAllocError) if the allocator fails (the Cif stays usable).
+    #[cfg(feature = "global_jit_alloc")]
+    pub fn compile(&mut self) -> Result<bool, crate::JitAllocError> {
+        if self.stub.is_none() {
+            let stub = dyncall::CallStub::compile(self.abi.convention(), &self.plan)?;
+            self.entry = stub.as_ref().map(dyncall::CallStub::entry);
+            self.stub = stub.map(alloc::sync::Arc::new);
+        }
+        Ok(self.stub.is_some())
+    }
+
+    /// Whether calls run a compiled stub ([`compile`](Cif::compile)).
+    pub fn is_compiled(&self) -> bool {
+        self.entry.is_some()
     }
 
     /// The ABI.
@@ -241,6 +295,26 @@ impl Cif {
     ///   `max(self.ret().size(), 8)` bytes, aligned for the return type.
     #[inline]
     pub unsafe fn call_raw(&self, fun: CodePtr, rvalue: *mut c_void, avalue: *const *mut c_void) {
+        if let Some(entry) = self.entry {
+            // SAFETY: the stub was compiled from this Cif's plan and lives as long as the
+            // Cif (`stub`); forwarded contract.
+            return unsafe { entry(fun.0.cast(), rvalue.cast(), avalue.cast()) };
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.call_interpreted(fun, rvalue, avalue) }
+    }
+
+    /// [`call_raw`](Cif::call_raw) without the compiled stub: the plan's interpreter.
+    ///
+    /// # Safety
+    /// As [`call_raw`](Cif::call_raw).
+    #[inline(never)]
+    pub unsafe fn call_interpreted(
+        &self,
+        fun: CodePtr,
+        rvalue: *mut c_void,
+        avalue: *const *mut c_void,
+    ) {
         // SAFETY: forwarded contract.
         unsafe {
             dyncall::call(

@@ -938,3 +938,66 @@ mod tests {
         assert_eq!(&far[20..23], &[0x41, 0xFF, 0xE3]);
     }
 }
+
+/// A compiled call stub's entry: `(fun, rvalue, avalue)`.
+pub(crate) type StubEntry = unsafe extern "sysv64" fn(*const u8, *mut u8, *const *const u8);
+
+/// A compiled call stub in JIT memory (see [`super::jitcall`]), released on drop.
+#[cfg(feature = "global_jit_alloc")]
+#[derive(Debug)]
+pub(crate) struct CallStub {
+    rx: *const u8,
+}
+
+// SAFETY: the stub is immutable code; any thread may call or release it.
+#[cfg(feature = "global_jit_alloc")]
+unsafe impl Send for CallStub {}
+// SAFETY: as above.
+#[cfg(feature = "global_jit_alloc")]
+unsafe impl Sync for CallStub {}
+
+#[cfg(feature = "global_jit_alloc")]
+impl CallStub {
+    /// Compiles the plan's stub into the global JIT allocator. `Ok(None)` if the plan has a
+    /// shape stubs do not cover (or the convention is not System V).
+    pub(crate) fn compile(
+        conv: Convention,
+        plan: &CallPlan,
+    ) -> Result<Option<Self>, crate::jit_alloc::JitAllocError> {
+        use crate::jit_alloc::{GlobalJitAlloc, JitAlloc, ProtectJitAccess};
+        if conv != Convention::SysV64 || cfg!(windows) {
+            return Ok(None);
+        }
+        let Some(code) = super::jitcall::emit_sysv64(plan) else {
+            return Ok(None);
+        };
+        let (rx, rw) = GlobalJitAlloc.alloc(code.len())?;
+        // SAFETY: `rw` is the writable view of `code.len()` fresh bytes; write, then make
+        // executable, then flush.
+        unsafe {
+            GlobalJitAlloc.protect_jit_memory(rx, code.len(), ProtectJitAccess::ReadWrite);
+            core::ptr::copy_nonoverlapping(code.as_ptr(), rw, code.len());
+            GlobalJitAlloc.protect_jit_memory(rx, code.len(), ProtectJitAccess::ReadExecute);
+            GlobalJitAlloc.flush_instruction_cache(rx, code.len());
+        }
+        Ok(Some(Self { rx }))
+    }
+
+    /// The stub as a function, valid while `self` lives. Calling it has the contract of
+    /// [`call`], for the plan the stub was compiled from.
+    pub(crate) fn entry(&self) -> StubEntry {
+        // SAFETY: the stub is a System V function of this signature (module docs of
+        // `jitcall`).
+        unsafe { core::mem::transmute::<*const u8, StubEntry>(self.rx) }
+    }
+}
+
+#[cfg(feature = "global_jit_alloc")]
+impl Drop for CallStub {
+    fn drop(&mut self) {
+        use crate::jit_alloc::{GlobalJitAlloc, JitAlloc};
+        // SAFETY: `rx` came from the global allocator; the stub is only reachable through
+        // this value, which no call uses any more.
+        let _ = unsafe { GlobalJitAlloc.release(self.rx) };
+    }
+}

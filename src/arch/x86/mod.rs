@@ -37,3 +37,4 @@ pub mod win64;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod dyncall;
+pub mod jitcall;
