@@ -140,7 +140,7 @@ pub struct Cif {
     /// The compiled stub's entry (copied out of `stub` so that a call reads one field).
     entry: Option<dyncall::StubEntry>,
     #[cfg(feature = "global_jit_alloc")]
-    stub: Option<alloc::sync::Arc<dyncall::CallStub>>,
+    stub: Option<alloc::sync::Arc<dyncall::Compiled>>,
 }
 
 impl Cif {
@@ -212,7 +212,9 @@ impl Cif {
 
     /// Compiles the plan into a call stub in the global JIT allocator: machine code that
     /// loads each argument straight into its register or stack slot. Later calls through
-    /// this Cif (and its clones) run the stub. Returns whether a stub was made: plans with
+    /// this Cif (and its clones) run the stub, and closures created from it afterwards get a
+    /// compiled entry that stores each incoming register straight where the callback reads
+    /// it. Returns whether code was made: plans with
     /// shapes the compiler does not cover (Win64, integer pieces of 3, 5, 6 or 7 bytes,
     /// more than a page of stack arguments) keep the interpreted executor, which is correct
     /// for every plan.
@@ -239,11 +241,19 @@ impl Cif {
     #[cfg(feature = "global_jit_alloc")]
     pub fn compile(&mut self) -> Result<bool, crate::JitAllocError> {
         if self.stub.is_none() {
-            let stub = dyncall::CallStub::compile(self.abi.convention(), &self.plan)?;
-            self.entry = stub.as_ref().map(dyncall::CallStub::entry);
+            let stub = dyncall::Compiled::compile(self.abi.convention(), &self.plan, self.args.len())?;
+            self.entry = stub.as_ref().and_then(dyncall::Compiled::call_entry);
             self.stub = stub.map(alloc::sync::Arc::new);
         }
         Ok(self.stub.is_some())
+    }
+
+    /// The compiled closure entry, if [`compile`](Cif::compile) made one.
+    pub(crate) fn compiled_closure_entry(&self) -> Option<*const u8> {
+        #[cfg(feature = "global_jit_alloc")]
+        return self.stub.as_ref().and_then(|s| s.closure_entry());
+        #[cfg(not(feature = "global_jit_alloc"))]
+        None
     }
 
     /// Whether calls run a compiled stub ([`compile`](Cif::compile)).

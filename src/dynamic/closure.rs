@@ -291,7 +291,11 @@ impl<F: ClosureCallback, A: JitAlloc> Closure<F, A> {
                 return Err(ClosureError::Alloc(err));
             }
         };
-        let code = dyncall::trampoline(rx, data.cast(), dyncall::closure_entry(conv));
+        // SAFETY: `data` is live; its Cif (which owns any compiled entry) lives as long as
+        // the closure.
+        let entry = unsafe { (*data).cif.compiled_closure_entry() }
+            .unwrap_or_else(|| dyncall::closure_entry(conv));
+        let code = dyncall::trampoline(rx, data.cast(), entry);
         // SAFETY: `rw` is the writable view of TRAMPOLINE_SIZE fresh bytes; the order is
         // write, then make executable, then flush.
         unsafe {
@@ -392,7 +396,7 @@ impl ClosureCallback for RawState {
 /// # Safety
 /// Called by the entry with the header of a live `ClosureData<S>`, and the ret/args the
 /// entry built by its plan.
-unsafe fn invoke_state<S: ClosureCallback>(
+unsafe extern "sysv64" fn invoke_state<S: ClosureCallback>(
     header: *const ClosureHeader,
     ret: *mut u8,
     args: *const *mut u8,

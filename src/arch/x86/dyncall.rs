@@ -90,8 +90,16 @@ pub(crate) struct ClosureHeader {
     /// The number of arguments.
     pub nargs: usize,
     /// Runs the user's callback: `(header, ret, args)`.
-    pub invoke: unsafe fn(*const ClosureHeader, *mut u8, *const *mut u8),
+    pub invoke: InvokeFn,
 }
+
+/// A closure's callback dispatcher: `(header, ret, args)`. `extern "sysv64"` because
+/// compiled closure entries call it directly; a panic cannot unwind out of it (it aborts).
+pub(crate) type InvokeFn = unsafe extern "sysv64" fn(*const ClosureHeader, *mut u8, *const *mut u8);
+
+/// Offset of `invoke` in the header, used by compiled closure entries.
+pub(crate) const HEADER_INVOKE: usize = offset_of!(ClosureHeader, invoke);
+const _: () = assert!(HEADER_INVOKE == super::jitcall::HEADER_INVOKE as usize);
 
 const _: () = assert!(offset_of!(ClosureHeader, scratch_bytes) == 0);
 
@@ -942,62 +950,82 @@ mod tests {
 /// A compiled call stub's entry: `(fun, rvalue, avalue)`.
 pub(crate) type StubEntry = unsafe extern "sysv64" fn(*const u8, *mut u8, *const *const u8);
 
-/// A compiled call stub in JIT memory (see [`super::jitcall`]), released on drop.
+/// A Cif's compiled code in JIT memory (see [`super::jitcall`]): a call stub and a closure
+/// entry, each present when the plan's shape is covered. Released on drop.
 #[cfg(feature = "global_jit_alloc")]
 #[derive(Debug)]
-pub(crate) struct CallStub {
-    rx: *const u8,
+pub(crate) struct Compiled {
+    call: Option<*const u8>,
+    closure: Option<*const u8>,
 }
 
-// SAFETY: the stub is immutable code; any thread may call or release it.
+// SAFETY: the code is immutable; any thread may run or release it.
 #[cfg(feature = "global_jit_alloc")]
-unsafe impl Send for CallStub {}
+unsafe impl Send for Compiled {}
 // SAFETY: as above.
 #[cfg(feature = "global_jit_alloc")]
-unsafe impl Sync for CallStub {}
+unsafe impl Sync for Compiled {}
 
 #[cfg(feature = "global_jit_alloc")]
-impl CallStub {
-    /// Compiles the plan's stub into the global JIT allocator. `Ok(None)` if the plan has a
-    /// shape stubs do not cover (or the convention is not System V).
+impl Compiled {
+    /// Compiles the plan's call stub and closure entry into the global JIT allocator.
+    /// `Ok(None)` if neither shape is covered (or the convention is not System V).
     pub(crate) fn compile(
         conv: Convention,
         plan: &CallPlan,
+        nargs: usize,
     ) -> Result<Option<Self>, crate::jit_alloc::JitAllocError> {
-        use crate::jit_alloc::{GlobalJitAlloc, JitAlloc, ProtectJitAccess};
         if conv != Convention::SysV64 || cfg!(windows) {
             return Ok(None);
         }
-        let Some(code) = super::jitcall::emit_sysv64(plan) else {
-            return Ok(None);
-        };
-        let (rx, rw) = GlobalJitAlloc.alloc(code.len())?;
-        // SAFETY: `rw` is the writable view of `code.len()` fresh bytes; write, then make
-        // executable, then flush.
-        unsafe {
-            GlobalJitAlloc.protect_jit_memory(rx, code.len(), ProtectJitAccess::ReadWrite);
-            core::ptr::copy_nonoverlapping(code.as_ptr(), rw, code.len());
-            GlobalJitAlloc.protect_jit_memory(rx, code.len(), ProtectJitAccess::ReadExecute);
-            GlobalJitAlloc.flush_instruction_cache(rx, code.len());
+        let mut compiled = Self { call: None, closure: None };
+        if let Some(code) = super::jitcall::emit_sysv64(plan) {
+            compiled.call = Some(install(&code)?);
         }
-        Ok(Some(Self { rx }))
+        if let Some(code) = super::jitcall::emit_closure_sysv64(plan, nargs) {
+            compiled.closure = Some(install(&code)?);
+        }
+        Ok((compiled.call.is_some() || compiled.closure.is_some()).then_some(compiled))
     }
 
-    /// The stub as a function, valid while `self` lives. Calling it has the contract of
-    /// [`call`], for the plan the stub was compiled from.
-    pub(crate) fn entry(&self) -> StubEntry {
+    /// The call stub as a function, valid while `self` lives. Calling it has the contract
+    /// of [`call`], for the plan it was compiled from.
+    pub(crate) fn call_entry(&self) -> Option<StubEntry> {
         // SAFETY: the stub is a System V function of this signature (module docs of
         // `jitcall`).
-        unsafe { core::mem::transmute::<*const u8, StubEntry>(self.rx) }
+        self.call.map(|rx| unsafe { core::mem::transmute::<*const u8, StubEntry>(rx) })
+    }
+
+    /// The compiled closure entry, valid while `self` lives.
+    pub(crate) fn closure_entry(&self) -> Option<*const u8> {
+        self.closure
     }
 }
 
+/// Copies `code` into fresh JIT memory: write, make executable, flush.
 #[cfg(feature = "global_jit_alloc")]
-impl Drop for CallStub {
+fn install(code: &[u8]) -> Result<*const u8, crate::jit_alloc::JitAllocError> {
+    use crate::jit_alloc::{GlobalJitAlloc, JitAlloc, ProtectJitAccess};
+    let (rx, rw) = GlobalJitAlloc.alloc(code.len())?;
+    // SAFETY: `rw` is the writable view of `code.len()` fresh bytes.
+    unsafe {
+        GlobalJitAlloc.protect_jit_memory(rx, code.len(), ProtectJitAccess::ReadWrite);
+        core::ptr::copy_nonoverlapping(code.as_ptr(), rw, code.len());
+        GlobalJitAlloc.protect_jit_memory(rx, code.len(), ProtectJitAccess::ReadExecute);
+        GlobalJitAlloc.flush_instruction_cache(rx, code.len());
+    }
+    Ok(rx)
+}
+
+#[cfg(feature = "global_jit_alloc")]
+impl Drop for Compiled {
     fn drop(&mut self) {
         use crate::jit_alloc::{GlobalJitAlloc, JitAlloc};
-        // SAFETY: `rx` came from the global allocator; the stub is only reachable through
-        // this value, which no call uses any more.
-        let _ = unsafe { GlobalJitAlloc.release(self.rx) };
+        for rx in [self.call, self.closure].into_iter().flatten() {
+            // SAFETY: `rx` came from the global allocator; the code is only reachable
+            // through this value (Cifs and closures hold it by Arc), which nothing uses any
+            // more.
+            let _ = unsafe { GlobalJitAlloc.release(rx) };
+        }
     }
 }

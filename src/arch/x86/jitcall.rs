@@ -84,6 +84,24 @@ impl Asm {
         self.d32(disp);
     }
 
+    /// An instruction `[prefix] [rex] opcode modrm(10, reg, base) [SIB] disp32` with a
+    /// register and `[base + disp32]`, for base rsp (4) or rbp (5).
+    fn base_mem(&mut self, prefix: Option<u8>, rex_w: bool, opcode: &[u8], reg: u8, base: u8, disp: u32) {
+        if let Some(p) = prefix {
+            self.bytes(&[p]);
+        }
+        let rex = 0x40 | (u8::from(rex_w) << 3) | ((reg >> 3) << 2);
+        if rex != 0x40 {
+            self.bytes(&[rex]);
+        }
+        self.bytes(opcode);
+        self.bytes(&[0x80 | ((reg & 7) << 3) | base]);
+        if base == 4 {
+            self.bytes(&[0x24]);
+        }
+        self.d32(disp);
+    }
+
     /// An instruction with a register and `[rbx + disp8]`.
     fn rbx_mem(&mut self, prefix: &[u8], opcode: &[u8], reg: u8, disp: u8) {
         self.bytes(prefix);
@@ -246,6 +264,123 @@ pub fn emit_sysv64(plan: &CallPlan) -> Option<Vec<u8>> {
     Some(a.0)
 }
 
+/// Offset of the dispatcher in a closure header (`ClosureHeader::invoke`).
+pub const HEADER_INVOKE: u8 = 32;
+
+const RSP: u8 = 4;
+const RBP: u8 = 5;
+
+/// Generates a System V closure entry for `plan` (entered with r10 = the closure header),
+/// or `None` for shapes it does not cover.
+///
+/// ```text
+///  push rbp; mov rbp, rsp; sub rsp, N
+///  [rsp + 0]        the argument pointer array (8 * nargs)
+///  [rsp + store]    each register argument's eightbytes, stored where its value is whole
+///  [rsp + ret]      a 32-byte return buffer; [rsp + ret + 32] the sret pointer
+///  ; stores of rdi..r9 / xmm0..7, pointer array entries (stack arguments: lea [rbp + 16 + off])
+///  mov rdi, r10; lea rsi, [rsp + ret] (sret: mov rsi, rdi); mov rdx, rsp
+///  call [r10 + HEADER_INVOKE]
+///  ; loads of the result into rax/rdx/xmm0/xmm1 (widened) or fld, or rax = sret pointer
+///  leave; ret
+/// ```
+pub fn emit_closure_sysv64(plan: &CallPlan, nargs: usize) -> Option<Vec<u8>> {
+    // Storage for register arguments: 16 bytes per argument that has register moves.
+    let array = (8 * nargs as u32).next_multiple_of(16);
+    let mut store = array;
+    let mut stores = Vec::with_capacity(nargs);
+    for arg in 0..nargs {
+        let moves = plan.moves_of(arg);
+        if moves.iter().any(|m| m.dst < REG_BLOCK) {
+            if moves.iter().any(|m| m.dst >= REG_BLOCK || m.src >= 16) {
+                return None;
+            }
+            stores.push(Some(store));
+            store += 16;
+        } else {
+            stores.push(None);
+        }
+    }
+    let ret = store;
+    let frame = (ret + 48).next_multiple_of(16);
+    if frame > MAX_FRAME {
+        return None;
+    }
+    let mut a = Asm(Vec::with_capacity(64 + 24 * plan.moves.len()));
+    a.bytes(&[0x55, 0x48, 0x89, 0xE5]); // push rbp; mov rbp, rsp
+    a.bytes(&[0x48, 0x81, 0xEC]); // sub rsp, imm32
+    a.d32(frame);
+    let indirect = matches!(plan.ret, RetPlan::Indirect { .. });
+    if indirect {
+        a.base_mem(None, true, &[0x89], 7, RSP, ret + 32); // mov [rsp + ret + 32], rdi
+    }
+    for (arg, store) in stores.iter().enumerate() {
+        let slot = 8 * arg as u32;
+        match store {
+            Some(store) => {
+                for m in plan.moves_of(arg) {
+                    let at = store + u32::from(m.src);
+                    if m.dst >= SSE_BLOCK {
+                        let xmm = ((m.dst - SSE_BLOCK) / 8) as u8;
+                        a.base_mem(Some(0x66), false, &[0x0F, 0xD6], xmm, RSP, at); // movq m64, xmm
+                    } else {
+                        let reg = GPR[(m.dst / 8) as usize];
+                        a.base_mem(None, true, &[0x89], reg, RSP, at); // mov m64, r64
+                    }
+                }
+                a.base_mem(None, true, &[0x8D], 0, RSP, *store); // lea rax, [rsp + store]
+            }
+            None => {
+                let m = plan.moves_of(arg).first()?;
+                if m.op != MoveOp::Copy {
+                    return None;
+                }
+                a.base_mem(None, true, &[0x8D], 0, RBP, 16 + m.dst - REG_BLOCK); // lea rax, [rbp + ..]
+            }
+        }
+        a.base_mem(None, true, &[0x89], 0, RSP, slot); // mov [rsp + 8 * arg], rax
+    }
+    a.bytes(&[0x4C, 0x89, 0xD7]); // mov rdi, r10
+    if indirect {
+        a.base_mem(None, true, &[0x8B], 6, RSP, ret + 32); // mov rsi, [rsp + ret + 32]
+    } else {
+        a.base_mem(None, true, &[0x8D], 6, RSP, ret); // lea rsi, [rsp + ret]
+    }
+    a.bytes(&[0x48, 0x89, 0xE2]); // mov rdx, rsp
+    a.bytes(&[0x41, 0xFF, 0x52, HEADER_INVOKE]); // call [r10 + HEADER_INVOKE]
+    match plan.ret {
+        RetPlan::Void => {}
+        RetPlan::Indirect { .. } => a.base_mem(None, true, &[0x8B], 0, RSP, ret + 32), // mov rax, [..]
+        RetPlan::Regs { parts, widen: Some(signed), .. } => match (signed, parts[0].len) {
+            (true, 1) => a.base_mem(None, true, &[0x0F, 0xBE], 0, RSP, ret), // movsx rax, byte
+            (true, 2) => a.base_mem(None, true, &[0x0F, 0xBF], 0, RSP, ret), // movsx rax, word
+            (true, _) => a.base_mem(None, true, &[0x63], 0, RSP, ret),       // movsxd rax, dword
+            (false, 1) => a.base_mem(None, false, &[0x0F, 0xB6], 0, RSP, ret), // movzx eax, byte
+            (false, 2) => a.base_mem(None, false, &[0x0F, 0xB7], 0, RSP, ret), // movzx eax, word
+            (false, _) => a.base_mem(None, false, &[0x8B], 0, RSP, ret),      // mov eax, dword
+        },
+        RetPlan::Regs { parts, count, widen: None } => {
+            for part in &parts[..count as usize] {
+                let at = ret + u32::from(part.off);
+                match part.reg {
+                    RetReg::Int0 => a.base_mem(None, true, &[0x8B], 0, RSP, at), // mov rax, m64
+                    RetReg::Int1 => a.base_mem(None, true, &[0x8B], 2, RSP, at), // mov rdx, m64
+                    RetReg::Vec0 => a.base_mem(Some(0xF3), false, &[0x0F, 0x7E], 0, RSP, at), // movq
+                    RetReg::Vec1 => a.base_mem(Some(0xF3), false, &[0x0F, 0x7E], 1, RSP, at),
+                }
+            }
+        }
+        RetPlan::X87 { count } => {
+            if count == 2 {
+                a.base_mem(None, false, &[0xDB], 5, RSP, ret + 16); // fld tbyte [imaginary]
+            }
+            a.base_mem(None, false, &[0xDB], 5, RSP, ret); // fld tbyte [real]
+        }
+    }
+    a.bytes(&[0xC9, 0xC3]); // leave; ret
+    Some(a.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +450,30 @@ mod tests {
         ] {
             assert!(text.contains(expect), "{expect} not in {text}");
         }
+    }
+
+    #[test]
+    fn closure_entry() {
+        let mixed = Type::structure([Type::F64, Type::I32]).unwrap();
+        let args = [Type::I8, mixed, Type::F32];
+        let mut many = alloc::vec![Type::I64; 6];
+        many.push(Type::I64);
+        let p = plan(&args, &Type::U16, None).unwrap();
+        let text = disasm(&emit_closure_sysv64(&p, 3).unwrap()).join("; ");
+        for expect in [
+            "push rbp; mov rbp, rsp; sub rsp, 0x80",
+            "mov qword ptr [rsp + 0x20], rdi; lea rax, [rsp + 0x20]; mov qword ptr [rsp], rax",
+            "movq qword ptr [rsp + 0x30], xmm0; mov qword ptr [rsp + 0x38], rsi",
+            "movq qword ptr [rsp + 0x40], xmm1",
+            "mov rdi, r10; lea rsi, [rsp + 0x50]; mov rdx, rsp; call qword ptr [r10 + 0x20]",
+            "movzx eax, word ptr [rsp + 0x50]; leave ; ret",
+        ] {
+            assert!(text.contains(expect), "{expect} not in {text}");
+        }
+        let p = plan(&many, &Type::complex_long_double(), None).unwrap();
+        let text = disasm(&emit_closure_sysv64(&p, 7).unwrap()).join("; ");
+        assert!(text.contains("lea rax, [rbp + 0x10]; mov qword ptr [rsp + 0x30], rax"), "{text}");
+        assert!(text.contains("fld xword ptr [rsp + 0x"), "{text}");
     }
 
     #[test]
