@@ -14,6 +14,7 @@ use syn::{
     TypeBareFn, Visibility,
 };
 
+use crate::errors::Errors;
 use crate::lifetimes::{self, LifetimePlan, Scope};
 use crate::parse::{Alias, Input};
 
@@ -85,30 +86,6 @@ impl Hrtb {
             GenericParam::Const(c) => Some(&c.ident),
             GenericParam::Lifetime(_) => None,
         })
-    }
-}
-
-/// Collects every error instead of stopping at the first.
-#[derive(Default)]
-struct Errors(Option<syn::Error>);
-
-impl Errors {
-    fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(first) => first.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
-        self.push(syn::Error::new_spanned(tokens, message));
-    }
-
-    fn finish<T>(self, value: T) -> syn::Result<T> {
-        match self.0 {
-            Some(error) => Err(error),
-            None => Ok(value),
-        }
     }
 }
 
