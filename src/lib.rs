@@ -82,6 +82,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::arch::native::PLACEHOLDER;
+    pub use crate::dynamic::types::TypeCell;
     pub use crate::thunk::conjurable;
     pub use crate::thunk::once::OnceHeader;
 }

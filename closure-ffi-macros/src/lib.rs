@@ -100,8 +100,9 @@ pub fn bare_hrtb_impl(input: TokenStream) -> TokenStream {
 /// - Fields whose types are not `CType` (rustc reports the missing impl on the field type).
 ///
 /// # The generated `ffi_type()`
-/// It builds the description at each call (a few reference-counted allocations; keep the
-/// `Type` or a `Cif` built from it if that matters). In builds with debug assertions it
+/// A non-generic type builds its description once and returns clones (a reference-count
+/// increment); a generic type builds it at each call (a few reference-counted allocations;
+/// keep the `Type` or a `Cif` built from it if that matters). In builds with debug assertions it
 /// checks the description's size, alignment and field offsets against rustc's
 /// (`size_of`, `align_of`, `offset_of!`), which catches a wrong hand-written `CType` impl
 /// of a field type. It panics, naming the type and the `TypeError`, if the description

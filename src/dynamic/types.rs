@@ -589,6 +589,28 @@ impl Type {
     }
 }
 
+/// A lazily built, shared [`Type`] (used by `#[derive(CType)]` expansions).
+#[doc(hidden)]
+pub struct TypeCell(spin::Once<Type>);
+
+impl TypeCell {
+    /// An empty cell.
+    pub const fn new() -> Self {
+        Self(spin::Once::new())
+    }
+
+    /// The cell's type, built by `init` on first use.
+    pub fn get_or_init(&self, init: impl FnOnce() -> Type) -> Type {
+        self.0.call_once(init).clone()
+    }
+}
+
+impl Default for TypeCell {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl fmt::Debug for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {

@@ -116,6 +116,38 @@ pub fn expand(checked: &Checked) -> TokenStream {
         mismatch("field offsets"),
     );
     let field_members = checked.fields.iter().map(|field| &field.member);
+    // Non-generic types build their Type once and hand out clones (an Arc increment); a
+    // static in a generic function would be shared by every instantiation, so generic
+    // types build theirs on each call.
+    let cell = Ident::new("__CELL", Span::mixed_site());
+    let build = quote! {
+        let #ty = #aggregate.expect(#failed) #aligned;
+        ::core::debug_assert_eq!(
+            #ty.size(),
+            ::core::mem::size_of::<Self>(),
+            #size_message,
+        );
+        ::core::debug_assert_eq!(
+            #ty.align(),
+            ::core::mem::align_of::<Self>(),
+            #align_message,
+        );
+        ::core::debug_assert_eq!(
+            #ty.offsets(),
+            &[#(::core::mem::offset_of!(Self, #field_members)),*][..],
+            #offsets_message,
+        );
+        #ty
+    };
+    let body = if checked.generics.params.is_empty() {
+        quote! {
+            static #cell: ::closure_ffi::__private::TypeCell =
+                ::closure_ffi::__private::TypeCell::new();
+            #cell.get_or_init(|| { #build })
+        }
+    } else {
+        build
+    };
 
     quote! {
         #align_assertion
@@ -126,23 +158,7 @@ pub fn expand(checked: &Checked) -> TokenStream {
         {
             fn ffi_type() -> ::closure_ffi::dynamic::Type {
                 #(#non_zero_sized)*
-                let #ty = #aggregate.expect(#failed) #aligned;
-                ::core::debug_assert_eq!(
-                    #ty.size(),
-                    ::core::mem::size_of::<Self>(),
-                    #size_message,
-                );
-                ::core::debug_assert_eq!(
-                    #ty.align(),
-                    ::core::mem::align_of::<Self>(),
-                    #align_message,
-                );
-                ::core::debug_assert_eq!(
-                    #ty.offsets(),
-                    &[#(::core::mem::offset_of!(Self, #field_members)),*][..],
-                    #offsets_message,
-                );
-                #ty
+                #body
             }
         }
     }
