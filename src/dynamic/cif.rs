@@ -1,5 +1,6 @@
 //! [`Cif`]: a signature and its call plan, and calls through it.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::fmt;
@@ -132,15 +133,21 @@ unsafe impl Sync for CodePtr {}
 /// ```
 #[derive(Clone, Debug)]
 pub struct Cif {
+    /// The signature and its plan, shared by clones (closures hold one).
+    inner: Arc<CifInner>,
+    /// The compiled stub's entry, copied out of `inner.stub` so that a call reads one field.
+    entry: Option<dyncall::StubEntry>,
+}
+
+#[derive(Clone, Debug)]
+struct CifInner {
     abi: Abi,
     nfixed: Option<usize>,
     args: ArgTypes,
     ret: Type,
     plan: CallPlan,
-    /// The compiled stub's entry (copied out of `stub` so that a call reads one field).
-    entry: Option<dyncall::StubEntry>,
     #[cfg(feature = "global_jit_alloc")]
-    stub: Option<alloc::sync::Arc<dyncall::Compiled>>,
+    stub: Option<Arc<dyncall::Compiled>>,
 }
 
 impl Cif {
@@ -189,16 +196,17 @@ impl Cif {
         ret: Type,
         nfixed: Option<usize>,
     ) -> Result<Self, CifError> {
-        let mut cif = Self {
+        let mut inner = Arc::new(CifInner {
             abi,
             nfixed,
             args,
             ret,
             plan: CallPlan::default(),
-            entry: None,
             #[cfg(feature = "global_jit_alloc")]
             stub: None,
-        };
+        });
+        // The Arc was just made: nothing else holds it.
+        let cif = Arc::get_mut(&mut inner).ok_or(CifError::BadAbi(abi.to_raw()))?;
         match abi.convention() {
             Convention::SysV64 => {
                 crate::arch::x86::sysv64::plan_into(&cif.args, &cif.ret, nfixed, &mut cif.plan)?
@@ -207,7 +215,7 @@ impl Cif {
                 crate::arch::x86::win64::plan_into(&cif.args, &cif.ret, nfixed, &mut cif.plan)?
             }
         }
-        Ok(cif)
+        Ok(Self { inner, entry: None })
     }
 
     /// Compiles the plan into a call stub in the global JIT allocator: machine code that
@@ -240,18 +248,20 @@ impl Cif {
     /// [`JitAllocError`](crate::JitAllocError) if the allocator fails (the Cif stays usable).
     #[cfg(feature = "global_jit_alloc")]
     pub fn compile(&mut self) -> Result<bool, crate::JitAllocError> {
-        if self.stub.is_none() {
-            let stub = dyncall::Compiled::compile(self.abi.convention(), &self.plan, self.args.len())?;
+        if self.inner.stub.is_none() {
+            let inner = &self.inner;
+            let stub =
+                dyncall::Compiled::compile(inner.abi.convention(), &inner.plan, inner.args.len())?;
             self.entry = stub.as_ref().and_then(dyncall::Compiled::call_entry);
-            self.stub = stub.map(alloc::sync::Arc::new);
+            Arc::make_mut(&mut self.inner).stub = stub.map(Arc::new);
         }
-        Ok(self.stub.is_some())
+        Ok(self.inner.stub.is_some())
     }
 
     /// The compiled closure entry, if [`compile`](Cif::compile) made one.
     pub(crate) fn compiled_closure_entry(&self) -> Option<*const u8> {
         #[cfg(feature = "global_jit_alloc")]
-        return self.stub.as_ref().and_then(|s| s.closure_entry());
+        return self.inner.stub.as_ref().and_then(|s| s.closure_entry());
         #[cfg(not(feature = "global_jit_alloc"))]
         None
     }
@@ -263,32 +273,32 @@ impl Cif {
 
     /// The ABI.
     pub fn abi(&self) -> Abi {
-        self.abi
+        self.inner.abi
     }
 
     /// The argument types.
     pub fn args(&self) -> &[Type] {
-        &self.args
+        &self.inner.args
     }
 
     /// The return type.
     pub fn ret(&self) -> &Type {
-        &self.ret
+        &self.inner.ret
     }
 
     /// The number of fixed arguments of a variadic Cif, `None` otherwise.
     pub fn nfixed(&self) -> Option<usize> {
-        self.nfixed
+        self.inner.nfixed
     }
 
     /// The call plan: where each argument and the return value go.
     pub fn plan(&self) -> &CallPlan {
-        &self.plan
+        &self.inner.plan
     }
 
     /// Bytes of stack arguments a call pushes (libffi's `cif->bytes`).
     pub fn stack_bytes(&self) -> usize {
-        self.plan.stack_size as usize
+        self.inner.plan.stack_size as usize
     }
 
     /// Calls `fun` with the arguments `avalue` points to, storing the result at `rvalue`
@@ -299,10 +309,10 @@ impl Cif {
     ///
     /// # Safety
     /// - `fun` must be a function with exactly this signature and ABI;
-    /// - `avalue` must point to `self.args().len()` pointers, each to a readable value of
+    /// - `avalue` must point to `self.inner.args().len()` pointers, each to a readable value of
     ///   the matching argument type;
     /// - `rvalue` must be null or point to a writable buffer of at least
-    ///   `max(self.ret().size(), 8)` bytes, aligned for the return type.
+    ///   `max(self.inner.ret().size(), 8)` bytes, aligned for the return type.
     #[inline]
     pub unsafe fn call_raw(&self, fun: CodePtr, rvalue: *mut c_void, avalue: *const *mut c_void) {
         if let Some(entry) = self.entry {
@@ -328,8 +338,8 @@ impl Cif {
         // SAFETY: forwarded contract.
         unsafe {
             dyncall::call(
-                self.abi.convention(),
-                &self.plan,
+                self.inner.abi.convention(),
+                &self.inner.plan,
                 fun.0.cast(),
                 rvalue.cast(),
                 avalue.cast(),
@@ -351,18 +361,18 @@ impl Cif {
         fun: CodePtr,
         args: &[super::Arg<'_>],
     ) -> Result<R, CallError> {
-        if args.len() != self.args.len() {
+        if args.len() != self.inner.args.len() {
             return Err(CallError::ArgCount {
-                expected: self.args.len(),
+                expected: self.inner.args.len(),
                 got: args.len(),
             });
         }
-        for (index, (arg, ty)) in args.iter().zip(self.args.iter()).enumerate() {
+        for (index, (arg, ty)) in args.iter().zip(self.inner.args.iter()).enumerate() {
             if !(arg.ty)().same_layout(ty) {
                 return Err(CallError::ArgType { index });
             }
         }
-        if !R::ffi_type().same_layout(&self.ret) {
+        if !R::ffi_type().same_layout(&self.inner.ret) {
             return Err(CallError::RetType);
         }
         let mut ret = super::typed::RetBuf::<R>::new();

@@ -278,7 +278,12 @@ impl<F: ClosureCallback, A: JitAlloc> Closure<F, A> {
             nargs: sources.len(),
             invoke,
         };
-        let data = Box::into_raw(Box::new(ClosureData { header, cif, sources, state }));
+        let data = Box::into_raw(Box::new(ClosureData {
+            header,
+            cif,
+            sources,
+            state,
+        }));
         // SAFETY: `data` is a fresh, uniquely owned allocation; from here on it is only
         // accessed through this raw pointer (never a moved Box), so the code can hold it.
         // (The `sources` buffer did not move with its Vec.)

@@ -172,19 +172,32 @@ impl Default for CallPlan {
 impl CallPlan {
     /// The moves of argument `arg`.
     pub fn moves_of(&self, arg: usize) -> &[Move] {
-        let start = self.moves.iter().position(|m| m.arg as usize >= arg).unwrap_or(self.moves.len());
-        let len = self.moves[start..].iter().take_while(|m| m.arg as usize == arg).count();
+        let start = self
+            .moves
+            .iter()
+            .position(|m| m.arg as usize >= arg)
+            .unwrap_or(self.moves.len());
+        let len = self.moves[start..]
+            .iter()
+            .take_while(|m| m.arg as usize == arg)
+            .count();
         &self.moves[start..start + len]
     }
 
     /// Where a closure finds each of `arg_sizes.len()` arguments, and the bytes of scratch
     /// it needs to assemble the split ones (a multiple of 16).
-    pub fn arg_sources(&self, arg_sizes: impl ExactSizeIterator<Item = usize>) -> (Vec<ArgSource>, u32) {
+    pub fn arg_sources(
+        &self,
+        arg_sizes: impl ExactSizeIterator<Item = usize>,
+    ) -> (Vec<ArgSource>, u32) {
         let mut sources = Vec::with_capacity(arg_sizes.len());
         let mut scratch = 0u32;
         let mut start = 0usize;
         for (arg, size) in arg_sizes.enumerate() {
-            let count = self.moves[start..].iter().take_while(|m| m.arg as usize == arg).count();
+            let count = self.moves[start..]
+                .iter()
+                .take_while(|m| m.arg as usize == arg)
+                .count();
             let end = start + count;
             let moves = &self.moves[start..end];
             let source = match moves {
@@ -195,14 +208,20 @@ impl CallPlan {
                 // The same value stored twice (Win64 floats: XMM and GPR): a closure reads
                 // the first copy, which is the one a prototyped caller sets.
                 [first, rest @ ..]
-                    if rest.iter().all(|m| m.src == first.src && m.len == first.len) =>
+                    if rest
+                        .iter()
+                        .all(|m| m.src == first.src && m.len == first.len) =>
                 {
                     ArgSource::Direct(first.dst)
                 }
                 _ => {
                     let at = scratch;
                     scratch += (size as u32).next_multiple_of(16);
-                    ArgSource::Assembled { at, start: start as u32, end: end as u32 }
+                    ArgSource::Assembled {
+                        at,
+                        start: start as u32,
+                        end: end as u32,
+                    }
                 }
             };
             sources.push(source);

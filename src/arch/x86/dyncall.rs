@@ -561,11 +561,46 @@ mod fast {
             let f: unsafe extern "C" fn(u64, ...) -> R = core::mem::transmute(fun);
             if stack {
                 f(
-                    r[0], r[1], r[2], r[3], r[4], r[5], x(0), x(1), x(2), x(3), x(4), x(5), x(6),
-                    x(7), r[14], r[15], r[16], r[17], r[18], r[19], r[20], r[21],
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    x(0),
+                    x(1),
+                    x(2),
+                    x(3),
+                    x(4),
+                    x(5),
+                    x(6),
+                    x(7),
+                    r[14],
+                    r[15],
+                    r[16],
+                    r[17],
+                    r[18],
+                    r[19],
+                    r[20],
+                    r[21],
                 )
             } else {
-                f(r[0], r[1], r[2], r[3], r[4], r[5], x(0), x(1), x(2), x(3), x(4), x(5), x(6), x(7))
+                f(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    x(0),
+                    x(1),
+                    x(2),
+                    x(3),
+                    x(4),
+                    x(5),
+                    x(6),
+                    x(7),
+                )
             }
         }
     }
@@ -608,7 +643,11 @@ mod fast {
                 // SAFETY: see above.
                 unsafe { invoke::<u64>(fun, &r, stack) };
             }
-            RetPlan::Regs { parts, count, widen } => {
+            RetPlan::Regs {
+                parts,
+                count,
+                widen,
+            } => {
                 let (a, b) = match (count, parts[0].reg, parts[1].reg) {
                     (1, RetReg::Int0, _) | (2, RetReg::Int0, RetReg::Int1) => {
                         // SAFETY: see above.
@@ -978,7 +1017,10 @@ impl Compiled {
         if conv != Convention::SysV64 || cfg!(windows) {
             return Ok(None);
         }
-        let mut compiled = Self { call: None, closure: None };
+        let mut compiled = Self {
+            call: None,
+            closure: None,
+        };
         if let Some(code) = super::jitcall::emit_sysv64(plan) {
             compiled.call = Some(install(&code)?);
         }
@@ -993,7 +1035,8 @@ impl Compiled {
     pub(crate) fn call_entry(&self) -> Option<StubEntry> {
         // SAFETY: the stub is a System V function of this signature (module docs of
         // `jitcall`).
-        self.call.map(|rx| unsafe { core::mem::transmute::<*const u8, StubEntry>(rx) })
+        self.call
+            .map(|rx| unsafe { core::mem::transmute::<*const u8, StubEntry>(rx) })
     }
 
     /// The compiled closure entry, valid while `self` lives.

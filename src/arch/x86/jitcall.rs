@@ -86,7 +86,15 @@ impl Asm {
 
     /// An instruction `[prefix] [rex] opcode modrm(10, reg, base) [SIB] disp32` with a
     /// register and `[base + disp32]`, for base rsp (4) or rbp (5).
-    fn base_mem(&mut self, prefix: Option<u8>, rex_w: bool, opcode: &[u8], reg: u8, base: u8, disp: u32) {
+    fn base_mem(
+        &mut self,
+        prefix: Option<u8>,
+        rex_w: bool,
+        opcode: &[u8],
+        reg: u8,
+        base: u8,
+        disp: u32,
+    ) {
         if let Some(p) = prefix {
             self.bytes(&[p]);
         }
@@ -114,7 +122,11 @@ impl Asm {
 /// cover (see the module docs).
 pub fn emit_sysv64(plan: &CallPlan) -> Option<Vec<u8>> {
     let indirect = matches!(plan.ret, RetPlan::Indirect { .. });
-    let scratch = if indirect { plan.frame_size - plan.ret_scratch } else { 0 };
+    let scratch = if indirect {
+        plan.frame_size - plan.ret_scratch
+    } else {
+        0
+    };
     let frame = (plan.stack_size + scratch).next_multiple_of(16);
     if frame > MAX_FRAME {
         return None;
@@ -203,7 +215,11 @@ pub fn emit_sysv64(plan: &CallPlan) -> Option<Vec<u8>> {
 
     match plan.ret {
         RetPlan::Void | RetPlan::Indirect { .. } => {}
-        RetPlan::Regs { parts, count, widen } => {
+        RetPlan::Regs {
+            parts,
+            count,
+            widen,
+        } => {
             let mut stores = Asm(Vec::new());
             if let Some(signed) = widen {
                 match (signed, parts[0].len) {
@@ -247,8 +263,16 @@ pub fn emit_sysv64(plan: &CallPlan) -> Option<Vec<u8>> {
         RetPlan::X87 { count } => {
             // test rbx, rbx; jz pop; fstp tbyte [rbx] (; fstp tbyte [rbx + 16]); jmp done;
             // pop: fstp st(0) (x count); done:
-            let stores: &[u8] = if count == 2 { &[0xDB, 0x3B, 0xDB, 0x7B, 0x10] } else { &[0xDB, 0x3B] };
-            let pops: &[u8] = if count == 2 { &[0xDD, 0xD8, 0xDD, 0xD8] } else { &[0xDD, 0xD8] };
+            let stores: &[u8] = if count == 2 {
+                &[0xDB, 0x3B, 0xDB, 0x7B, 0x10]
+            } else {
+                &[0xDB, 0x3B]
+            };
+            let pops: &[u8] = if count == 2 {
+                &[0xDD, 0xD8, 0xDD, 0xD8]
+            } else {
+                &[0xDD, 0xD8]
+            };
             a.bytes(&[0x48, 0x85, 0xDB, 0x74, (stores.len() + 2) as u8]);
             a.bytes(stores);
             a.bytes(&[0xEB, pops.len() as u8]);
@@ -322,7 +346,8 @@ pub fn emit_closure_sysv64(plan: &CallPlan, nargs: usize) -> Option<Vec<u8>> {
                     let at = store + u32::from(m.src);
                     if m.dst >= SSE_BLOCK {
                         let xmm = ((m.dst - SSE_BLOCK) / 8) as u8;
-                        a.base_mem(Some(0x66), false, &[0x0F, 0xD6], xmm, RSP, at); // movq m64, xmm
+                        a.base_mem(Some(0x66), false, &[0x0F, 0xD6], xmm, RSP, at);
+                    // movq m64, xmm
                     } else {
                         let reg = GPR[(m.dst / 8) as usize];
                         a.base_mem(None, true, &[0x89], reg, RSP, at); // mov m64, r64
@@ -335,7 +360,8 @@ pub fn emit_closure_sysv64(plan: &CallPlan, nargs: usize) -> Option<Vec<u8>> {
                 if m.op != MoveOp::Copy {
                     return None;
                 }
-                a.base_mem(None, true, &[0x8D], 0, RBP, 16 + m.dst - REG_BLOCK); // lea rax, [rbp + ..]
+                a.base_mem(None, true, &[0x8D], 0, RBP, 16 + m.dst - REG_BLOCK);
+                // lea rax, [rbp + ..]
             }
         }
         a.base_mem(None, true, &[0x89], 0, RSP, slot); // mov [rsp + 8 * arg], rax
@@ -351,15 +377,23 @@ pub fn emit_closure_sysv64(plan: &CallPlan, nargs: usize) -> Option<Vec<u8>> {
     match plan.ret {
         RetPlan::Void => {}
         RetPlan::Indirect { .. } => a.base_mem(None, true, &[0x8B], 0, RSP, ret + 32), // mov rax, [..]
-        RetPlan::Regs { parts, widen: Some(signed), .. } => match (signed, parts[0].len) {
+        RetPlan::Regs {
+            parts,
+            widen: Some(signed),
+            ..
+        } => match (signed, parts[0].len) {
             (true, 1) => a.base_mem(None, true, &[0x0F, 0xBE], 0, RSP, ret), // movsx rax, byte
             (true, 2) => a.base_mem(None, true, &[0x0F, 0xBF], 0, RSP, ret), // movsx rax, word
             (true, _) => a.base_mem(None, true, &[0x63], 0, RSP, ret),       // movsxd rax, dword
             (false, 1) => a.base_mem(None, false, &[0x0F, 0xB6], 0, RSP, ret), // movzx eax, byte
             (false, 2) => a.base_mem(None, false, &[0x0F, 0xB7], 0, RSP, ret), // movzx eax, word
-            (false, _) => a.base_mem(None, false, &[0x8B], 0, RSP, ret),      // mov eax, dword
+            (false, _) => a.base_mem(None, false, &[0x8B], 0, RSP, ret),     // mov eax, dword
         },
-        RetPlan::Regs { parts, count, widen: None } => {
+        RetPlan::Regs {
+            parts,
+            count,
+            widen: None,
+        } => {
             for part in &parts[..count as usize] {
                 let at = ret + u32::from(part.off);
                 match part.reg {
@@ -472,7 +506,10 @@ mod tests {
         }
         let p = plan(&many, &Type::complex_long_double(), None).unwrap();
         let text = disasm(&emit_closure_sysv64(&p, 7).unwrap()).join("; ");
-        assert!(text.contains("lea rax, [rbp + 0x10]; mov qword ptr [rsp + 0x30], rax"), "{text}");
+        assert!(
+            text.contains("lea rax, [rbp + 0x10]; mov qword ptr [rsp + 0x30], rax"),
+            "{text}"
+        );
         assert!(text.contains("fld xword ptr [rsp + 0x"), "{text}");
     }
 
@@ -480,14 +517,23 @@ mod tests {
     fn returns_and_refusals() {
         let s = |m: &[Type]| Type::structure(m.iter().cloned()).unwrap();
         let text = disasm(&emit_sysv64(&plan(&[], &Type::I16, None).unwrap()).unwrap()).join("; ");
-        assert!(text.contains("movsx rax, ax; mov qword ptr [rbx], rax"), "{text}");
+        assert!(
+            text.contains("movsx rax, ax; mov qword ptr [rbx], rax"),
+            "{text}"
+        );
         let ret = s(&[Type::F32, Type::F32, Type::F32]);
         let text = disasm(&emit_sysv64(&plan(&[], &ret, None).unwrap()).unwrap()).join("; ");
-        assert!(text.contains("movq qword ptr [rbx], xmm0; movd dword ptr [rbx + 8], xmm1"), "{text}");
+        assert!(
+            text.contains("movq qword ptr [rbx], xmm0; movd dword ptr [rbx + 8], xmm1"),
+            "{text}"
+        );
         let text =
             disasm(&emit_sysv64(&plan(&[], &Type::complex_long_double(), None).unwrap()).unwrap())
                 .join("; ");
-        assert!(text.contains("fstp xword ptr [rbx]; fstp xword ptr [rbx + 0x10]"), "{text}");
+        assert!(
+            text.contains("fstp xword ptr [rbx]; fstp xword ptr [rbx + 0x10]"),
+            "{text}"
+        );
         // A 3-byte struct in a register needs a 3-byte load: not covered.
         let odd = s(&[Type::U8, Type::U8, Type::U8]);
         assert!(emit_sysv64(&plan(&[odd], &Type::VOID, None).unwrap()).is_none());

@@ -94,14 +94,30 @@ fn merge(a: Class, b: Class) -> Class {
 /// Classifies a value of type `ty` (argument or return; the caller decides what the x87
 /// classes mean).
 pub fn classify(ty: &Type) -> Classes {
-    let one = |class| Classes { classes: [class, Class::NoClass], count: 1 };
+    let one = |class| Classes {
+        classes: [class, Class::NoClass],
+        count: 1,
+    };
     match ty.kind() {
         TypeKind::F32 | TypeKind::F64 => return one(Class::Sse),
-        TypeKind::LongDouble => return Classes { classes: [Class::X87, Class::X87Up], count: 0 },
-        TypeKind::U128 | TypeKind::I128 => {
-            return Classes { classes: [Class::Integer, Class::Integer], count: 2 }
+        TypeKind::LongDouble => {
+            return Classes {
+                classes: [Class::X87, Class::X87Up],
+                count: 0,
+            }
         }
-        TypeKind::Void => return Classes { classes: [Class::NoClass; 2], count: 0 },
+        TypeKind::U128 | TypeKind::I128 => {
+            return Classes {
+                classes: [Class::Integer, Class::Integer],
+                count: 2,
+            }
+        }
+        TypeKind::Void => {
+            return Classes {
+                classes: [Class::NoClass; 2],
+                count: 0,
+            }
+        }
         kind if !kind.is_aggregate() => return one(Class::Integer),
         _ => {}
     }
@@ -246,20 +262,36 @@ pub fn plan_into(
         let kind = ty.kind();
         let fixed = nfixed.is_none_or(|n| index < n);
         let scalar_int = matches!(kind, TypeKind::Pointer | TypeKind::U64 | TypeKind::I64)
-            || (fixed && matches!(kind, TypeKind::U8 | TypeKind::I8 | TypeKind::U16 | TypeKind::I16))
+            || (fixed
+                && matches!(
+                    kind,
+                    TypeKind::U8 | TypeKind::I8 | TypeKind::U16 | TypeKind::I16
+                ))
             || matches!(kind, TypeKind::U32 | TypeKind::I32);
         if scalar_int && gpr < MAX_GPR {
             let len = ty.size() as u32;
             let dst = GPR_BLOCK + 8 * gpr;
             gpr += 1;
-            moves.push(Move { arg, src: 0, op: scalar_op(kind, len), dst, len });
+            moves.push(Move {
+                arg,
+                src: 0,
+                op: scalar_op(kind, len),
+                dst,
+                len,
+            });
             continue;
         }
         if (kind == TypeKind::F64 || (fixed && kind == TypeKind::F32)) && sse < MAX_SSE {
             let dst = SSE_BLOCK + 8 * sse;
             sse += 1;
             let len = ty.size() as u32;
-            moves.push(Move { arg, src: 0, op: MoveOp::ZeroExtend, dst, len });
+            moves.push(Move {
+                arg,
+                src: 0,
+                op: MoveOp::ZeroExtend,
+                dst,
+                len,
+            });
             continue;
         }
         check_arg(index, ty, !fixed)?;
@@ -388,7 +420,10 @@ mod tests {
             assert_eq!(classes(&ty), (expect, memory), "{ty:?}");
         }
         assert_eq!(classify(&ld).classes, [X87, X87Up]);
-        assert_eq!(classify(&st(core::slice::from_ref(&ld))).classes, [X87, X87Up]);
+        assert_eq!(
+            classify(&st(core::slice::from_ref(&ld))).classes,
+            [X87, X87Up]
+        );
         assert_eq!(
             classify(&Type::complex_long_double()).classes[0],
             ComplexX87
@@ -461,7 +496,14 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(plan.arg_sources([4, 16].into_iter()).0[1], ArgSource::Assembled { at: 0, start: 1, end: 3 });
+        assert_eq!(
+            plan.arg_sources([4, 16].into_iter()).0[1],
+            ArgSource::Assembled {
+                at: 0,
+                start: 1,
+                end: 3
+            }
+        );
         assert_eq!(plan.moves_of(0)[0].op, MoveOp::SignExtend);
     }
 

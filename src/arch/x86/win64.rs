@@ -188,7 +188,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(plan.arg_sources([4, 8, 1, 4, 8].into_iter()).0[1], ArgSource::Direct(8));
+        assert_eq!(
+            plan.arg_sources([4, 8, 1, 4, 8].into_iter()).0[1],
+            ArgSource::Direct(8)
+        );
         assert_eq!(
             plan.moves_of(4),
             &[Move {
@@ -227,7 +230,10 @@ mod tests {
         assert_eq!(plan.moves_of(2)[0].op, MoveOp::Reference { copy: 96 });
         assert_eq!(plan.moves_of(3)[0].op, MoveOp::Reference { copy: 112 });
         assert_eq!(plan.moves_of(4)[0].op, MoveOp::Reference { copy: 128 });
-        assert_eq!(plan.arg_sources([3, 8, 16, 16, 16].into_iter()).0[2], ArgSource::Reference(48));
+        assert_eq!(
+            plan.arg_sources([3, 8, 16, 16, 16].into_iter()).0[2],
+            ArgSource::Reference(48)
+        );
         assert_eq!(plan.frame_size, 144);
     }
 
