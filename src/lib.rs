@@ -34,6 +34,7 @@
 #![doc = include_str!("docs/hooking.md")]
 #![cfg_attr(feature = "proc_macros", doc = include_str!("docs/hrtb.md"))]
 #![cfg_attr(feature = "c_variadic", doc = include_str!("docs/variadic.md"))]
+#![doc = include_str!("docs/dynamic.md")]
 #![doc = include_str!("docs/allocators.md")]
 #![doc = include_str!("docs/no_std.md")]
 #![doc = include_str!("docs/reference.md")]
