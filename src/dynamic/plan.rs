@@ -244,8 +244,27 @@ pub enum ValueTypeError {
     /// A `float` or an integer narrower than `int` among the variadic arguments: C promotes
     /// those (to `double` and `int`), so the Cif must name the promoted type.
     NotPromoted,
-    /// The value does not fit the frame limits (sizes are 32-bit in a plan).
+    /// The value does not fit the frame limits (sizes are 32-bit in a plan), or the
+    /// signature has more than [`MAX_ARGS`] arguments.
     TooLarge,
+    /// A typed signature (a Rust function-pointer type) with `long double` in it, on an ABI
+    /// where Rust passes [`LongDouble`](crate::dynamic::LongDouble) differently from C's
+    /// `long double` (System V: a 16-byte struct in two registers, not x87 in memory).
+    NoRustEquivalent,
+}
+
+/// The most arguments a signature may have (argument indices are 16-bit in a plan).
+pub const MAX_ARGS: usize = u16::MAX as usize + 1;
+
+/// Refuses signatures with more than [`MAX_ARGS`] arguments.
+pub(crate) fn check_count(nargs: usize) -> Result<(), PlanError> {
+    if nargs > MAX_ARGS {
+        return Err(PlanError {
+            arg: Some(MAX_ARGS),
+            reason: ValueTypeError::TooLarge,
+        });
+    }
+    Ok(())
 }
 
 impl core::fmt::Display for ValueTypeError {
@@ -258,7 +277,13 @@ impl core::fmt::Display for ValueTypeError {
                 "variadic arguments must be promoted: use f64 for float and i32/u32 for \
                  narrower integers"
             }
-            Self::TooLarge => "the argument frame would exceed 4 GiB",
+            Self::TooLarge => {
+                "the argument frame would exceed 4 GiB, or there are over 65536 arguments"
+            }
+            Self::NoRustEquivalent => {
+                "long double has no Rust equivalent in this ABI: a Rust function-pointer type \
+                 passes LongDouble as a 16-byte struct; describe the signature with a Cif instead"
+            }
         })
     }
 }

@@ -8,6 +8,7 @@ use core::mem::MaybeUninit;
 
 use super::cif::{Cif, CifError, CodePtr};
 use super::closure::{Args, Closure, ClosureCallback, ClosureError};
+use super::plan::ValueTypeError;
 use super::types::Type;
 use super::Abi;
 #[cfg(feature = "global_jit_alloc")]
@@ -65,11 +66,32 @@ unsafe impl<T: 'static> CType for *mut T {
 /// A C `long double` value in its in-memory form: the x87 80-bit extended format in 16
 /// bytes on x86_64 (the last 6 bytes are padding).
 ///
+/// It describes `long double` in Cifs and closure arguments. It cannot stand for one in a
+/// Rust function-pointer type on System V (Rust would pass it as a 16-byte struct), so
+/// [`TypedCif`] and [`TypedClosure`] refuse such signatures.
+///
 /// Rust has no such type; [`from_f64`](LongDouble::from_f64) converts exactly and
 /// [`to_f64`](LongDouble::to_f64) rounds to nearest.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+///
+/// Equality and hashing look at the 10 value bytes only: calls leave the padding
+/// unspecified.
+#[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(16))]
 pub struct LongDouble(pub [u8; 16]);
+
+impl PartialEq for LongDouble {
+    fn eq(&self, other: &Self) -> bool {
+        self.0[..10] == other.0[..10]
+    }
+}
+
+impl Eq for LongDouble {}
+
+impl core::hash::Hash for LongDouble {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.0[..10].hash(state);
+    }
+}
 
 impl LongDouble {
     /// The extended-precision value equal to `value` (exact: every `f64` is representable).
@@ -86,7 +108,7 @@ impl LongDouble {
                 let lz = frac.leading_zeros() as u16;
                 (16383 + 63 - 1074 - lz, frac << lz)
             }
-            _ => (exp - 1023 + 16383, (1 << 63) | (frac << 11)),
+            _ => (exp + (16383 - 1023), (1 << 63) | (frac << 11)),
         };
         Self::from_parts(sign | exp, mant)
     }
@@ -114,18 +136,26 @@ impl LongDouble {
         if mant == 0 {
             return sign * 0.0;
         }
-        // value = mant * 2^(exp - 16383 - 63). Round mant to 53 significant bits first
-        // (ties to even), then scale: exact unless the result is subnormal.
-        let lz = mant.leading_zeros();
-        let norm = mant << lz;
-        let exp = exp - i32::try_from(lz).unwrap_or(0);
-        let drop = norm & 0x7FF;
-        let mut top = norm >> 11;
-        if drop > 0x400 || (drop == 0x400 && top & 1 == 1) {
+        // value = mant * 2^(exp - 16383 - 63), with exponent field 0 meaning 1 (x87
+        // denormals). Keep as many bits as the f64 result holds at its exponent (53, fewer
+        // for f64 subnormals), rounding ties to even, then scale exactly.
+        let lz = mant.leading_zeros() as i32;
+        let lead = exp.max(1) - 16383 - lz; // the exponent of the leading 1 bit
+        if lead > 1023 {
+            return sign * f64::INFINITY;
+        }
+        let drop = 11 + (-1022 - lead).max(0);
+        if drop > 65 {
+            return sign * 0.0;
+        }
+        let norm = u128::from(mant << lz);
+        let mut top = norm >> drop;
+        let rem = norm & ((1u128 << drop) - 1);
+        let half = 1u128 << (drop - 1);
+        if rem > half || (rem == half && top & 1 == 1) {
             top += 1;
         }
-        let scale = exp - 16383 - 52;
-        sign * (top as f64) * pow2(scale)
+        sign * (top as f64) * pow2(lead - 63 + drop)
     }
 }
 
@@ -361,13 +391,29 @@ pub struct TypedCif<S> {
 }
 
 impl<S: FnSig> TypedCif<S> {
-    /// Prepares the Cif of `S`.
+    /// Prepares the Cif of `S` and, with the global JIT allocator, compiles it
+    /// ([`Cif::compile`]; if that fails the Cif stays interpreted).
     ///
     /// # Errors
-    /// [`CifError`] if a type of `S` cannot be passed by value (an over-aligned struct).
+    /// [`CifError`] if a type of `S` cannot be passed by value (an over-aligned struct), or
+    /// if `S` has a `long double` on System V ([`ValueTypeError::NoRustEquivalent`]).
     pub fn new() -> Result<Self, CifError> {
+        let (args, ret) = (S::arg_types(), S::Ret::ffi_type());
+        if S::ABI == Abi::SysV64 {
+            let reason = ValueTypeError::NoRustEquivalent;
+            if let Some(index) = args.iter().position(has_long_double) {
+                return Err(CifError::BadArgType { index, reason });
+            }
+            if has_long_double(&ret) {
+                return Err(CifError::BadReturnType(reason));
+            }
+        }
+        #[allow(unused_mut)]
+        let mut cif = Cif::new(S::ABI, args, ret)?;
+        #[cfg(feature = "global_jit_alloc")]
+        let _ = cif.compile();
         Ok(Self {
-            cif: Cif::new(S::ABI, S::arg_types(), S::Ret::ffi_type())?,
+            cif,
             _sig: PhantomData,
         })
     }
@@ -393,6 +439,16 @@ impl<S: FnSig> TypedCif<S> {
             ret.read()
         }
     }
+}
+
+/// Whether `ty` contains a `long double`, which Rust function-pointer types cannot express
+/// on System V (see [`ValueTypeError::NoRustEquivalent`]).
+fn has_long_double(ty: &Type) -> bool {
+    let mut found = false;
+    ty.for_each_scalar(0, &mut |_, kind| {
+        found |= kind == super::TypeKind::LongDouble
+    });
+    found
 }
 
 type TypedState<S, F> = (F, PhantomData<fn(S)>);
@@ -493,3 +549,44 @@ impl core::fmt::Display for TypedClosureError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for TypedClosureError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_double_round_trips_every_f64_class() {
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.1,
+            1.0,
+            3.5,
+            1e300,
+            -1e-300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::MIN_POSITIVE / 8.0,
+            f64::from_bits(1),
+            f64::INFINITY,
+        ] {
+            let back = LongDouble::from_f64(x).to_f64();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:e}");
+        }
+        assert!(LongDouble::from_f64(f64::NAN).to_f64().is_nan());
+        // 1 + 2^-60 rounds to 1; 1 + 2^-52 + 2^-53 (a tie) rounds to even (1 + 2^-51).
+        let one = LongDouble::from_f64(1.0);
+        let mut bytes = one.0;
+        bytes[0] = 8; // mantissa bit 3 = 2^-60 below the leading bit
+        assert_eq!(LongDouble(bytes).to_f64(), 1.0);
+        let mut bytes = one.0;
+        bytes[1] = 0x0C; // bits 11 (2^-52, the last kept bit) and 10 (2^-53): a tie
+        let tie = LongDouble(bytes).to_f64();
+        assert_eq!(tie, 1.0 + 2f64.powi(-51));
+        // The 6 padding bytes do not take part in equality.
+        let mut padded = one;
+        padded.0[15] = 0xAA;
+        assert_eq!(padded, one);
+    }
+}

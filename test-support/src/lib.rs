@@ -5,6 +5,7 @@
 #![allow(missing_docs)] // field names mirror c/peer.h
 
 pub mod callers;
+pub mod dynamic;
 
 /// `Small` of `c/peer.h`.
 #[repr(C)]

@@ -11,8 +11,8 @@
 //! ```
 
 use crate::dynamic::plan::{
-    check_arg, check_ret, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError,
-    RetPart, RetPlan, RetReg,
+    check_arg, check_count, check_ret, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp,
+    PlanError, RetPart, RetPlan, RetReg,
 };
 use crate::dynamic::types::{Type, TypeKind};
 
@@ -194,6 +194,7 @@ pub fn plan_into(
     nfixed: Option<usize>,
     plan: &mut CallPlan,
 ) -> Result<(), PlanError> {
+    check_count(args.len())?;
     check_ret(ret)?;
     let moves = &mut plan.moves;
     moves.clear();

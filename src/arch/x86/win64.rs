@@ -23,8 +23,8 @@
 //! slot, so that variadic callees (which read the integer register) see it too.
 
 use crate::dynamic::plan::{
-    check_arg, check_ret, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError,
-    RetPart, RetPlan, RetReg,
+    check_arg, check_count, check_ret, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp,
+    PlanError, RetPart, RetPlan, RetReg,
 };
 use crate::dynamic::types::{Type, TypeKind};
 
@@ -65,6 +65,7 @@ pub fn plan_into(
     nfixed: Option<usize>,
     plan: &mut CallPlan,
 ) -> Result<(), PlanError> {
+    check_count(args.len())?;
     check_ret(ret)?;
     let kind = ret.kind();
     let (ret_plan, first_slot) = match kind {
