@@ -534,3 +534,41 @@ fn more_than_65536_arguments_are_refused() {
         );
     }
 }
+
+#[test]
+fn reset_reprepares_in_place_and_leaves_sharers_alone() {
+    let mut cif = Cif::new(Abi::SysV64, [Type::I32], Type::I32).unwrap();
+    let kept = cif.clone();
+    cif.reset(Abi::SysV64, [Type::F64, Type::F64], Type::F64)
+        .unwrap();
+    assert_eq!(cif.args(), &[Type::F64, Type::F64]);
+    assert_eq!(kept.args(), &[Type::I32], "a clone keeps its signature");
+    let err = cif
+        .reset(Abi::SysV64, [Type::I32, Type::VOID], Type::I32)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        CifError::BadArgType {
+            index: 1,
+            reason: ValueTypeError::Void
+        }
+    );
+    assert_eq!(
+        (cif.args(), cif.ret()),
+        (&[][..], &Type::VOID),
+        "() -> void after an error"
+    );
+    let err = cif
+        .reset_variadic(Abi::SysV64, [Type::I32], 2, Type::VOID)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        CifError::BadFixedCount {
+            nfixed: 2,
+            ntotal: 1
+        }
+    );
+    cif.reset_variadic(Abi::Win64, [Type::POINTER, Type::F64], 1, Type::I32)
+        .unwrap();
+    assert_eq!((cif.abi(), cif.nfixed()), (Abi::Win64, Some(1)));
+}

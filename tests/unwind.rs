@@ -246,26 +246,24 @@ fn fn_once_second_call_aborts() {
 }
 
 #[test]
+#[cfg(target_arch = "x86_64")]
 #[ignore = "aborts the process: run in a child process by panic_in_dynamic_closure_aborts"]
 fn child_panic_in_dynamic_closure() {
+    use closure_ffi::dynamic::{Abi, Cif, Closure, Type};
     if !is_child("child_panic_in_dynamic_closure") {
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        use closure_ffi::dynamic::{Abi, Cif, Closure, Type};
-        let cif = Cif::new(Abi::DEFAULT, [Type::U32], Type::U32).expect("valid Cif");
-        let closure = Closure::new(cif, |args, _ret| {
-            let x = args.get::<u32>(0).unwrap_or(0);
-            panic!("dynamic closure panic payload {x}");
-        })
-        .expect("closure");
-        // SAFETY: the closure's signature is `u32 (u32)`; the panic cannot unwind through
-        // the closure entry: it aborts.
-        let f: extern "C" fn(u32) -> u32 = unsafe { closure.fn_ptr() };
-        let r = f(7);
-        eprintln!("UNREACHABLE: the call returned {r}");
-    }
+    let cif = Cif::new(Abi::DEFAULT, [Type::U32], Type::U32).expect("valid Cif");
+    let closure = Closure::new(cif, |args, _ret| {
+        let x = args.get::<u32>(0).unwrap_or(0);
+        panic!("dynamic closure panic payload {x}");
+    })
+    .expect("closure");
+    // SAFETY: the closure's signature is `u32 (u32)`; the panic cannot unwind through the
+    // closure entry: it aborts.
+    let f: extern "C" fn(u32) -> u32 = unsafe { closure.fn_ptr() };
+    let r = f(7);
+    eprintln!("UNREACHABLE: the call returned {r}");
 }
 
 #[test]

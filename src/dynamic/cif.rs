@@ -161,7 +161,7 @@ impl Cif {
         args: impl IntoIterator<Item = Type>,
         ret: Type,
     ) -> Result<Self, CifError> {
-        Self::prepare(abi, args.into_iter().collect(), ret, None)
+        Self::prepare(abi, args, ret, None)
     }
 
     /// Prepares a Cif for a variadic function called with `args`, the first `nfixed` of them
@@ -180,44 +180,143 @@ impl Cif {
         nfixed: usize,
         ret: Type,
     ) -> Result<Self, CifError> {
-        let args: ArgTypes = args.into_iter().collect();
-        if nfixed == 0 || nfixed > args.len() {
-            return Err(CifError::BadFixedCount {
-                nfixed,
-                ntotal: args.len(),
-            });
-        }
         Self::prepare(abi, args, ret, Some(nfixed))
     }
 
     fn prepare(
         abi: Abi,
-        args: ArgTypes,
+        args: impl IntoIterator<Item = Type>,
         ret: Type,
         nfixed: Option<usize>,
     ) -> Result<Self, CifError> {
-        let mut inner = Arc::new(CifInner {
-            abi,
-            nfixed,
-            args,
-            ret,
-            plan: CallPlan::default(),
-            #[cfg(feature = "global_jit_alloc")]
-            stub: None,
-        });
-        // The Arc was just made: nothing else holds it.
-        let cif = Arc::get_mut(&mut inner).ok_or(CifError::BadAbi(abi.to_raw()))?;
-        match abi.convention() {
-            Convention::SysV64 => {
-                crate::arch::x86::sysv64::plan_into(&cif.args, &cif.ret, nfixed, &mut cif.plan)?
-            }
-            Convention::Win64 => {
-                crate::arch::x86::win64::plan_into(&cif.args, &cif.ret, nfixed, &mut cif.plan)?
-            }
-        }
-        Ok(Self { inner, entry: None })
+        let mut cif = Self {
+            inner: Arc::new(CifInner {
+                abi,
+                nfixed,
+                args: ArgTypes::new(),
+                ret: Type::VOID,
+                plan: CallPlan::default(),
+                #[cfg(feature = "global_jit_alloc")]
+                stub: None,
+            }),
+            entry: None,
+        };
+        cif.prepare_in_place(abi, args, ret, nfixed)?;
+        Ok(cif)
     }
 
+    /// Prepares this Cif again for another signature, reusing its storage when no clone or
+    /// closure shares it (like `ffi_prep_cif` into a caller-owned `ffi_cif`). Any compiled
+    /// stub is dropped. On error the Cif describes `() -> void`.
+    ///
+    /// ```
+    /// use closure_ffi::dynamic::{Abi, Cif, Type};
+    ///
+    /// let mut cif = Cif::new(Abi::DEFAULT, [], Type::VOID)?;
+    /// cif.reset(Abi::DEFAULT, [Type::I32, Type::F64], Type::F64)?;
+    /// assert_eq!(cif.args(), &[Type::I32, Type::F64]);
+    /// # Ok::<(), closure_ffi::dynamic::CifError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`new`](Cif::new).
+    pub fn reset(
+        &mut self,
+        abi: Abi,
+        args: impl IntoIterator<Item = Type>,
+        ret: Type,
+    ) -> Result<(), CifError> {
+        self.prepare_in_place(abi, args, ret, None)
+    }
+
+    /// [`reset`](Cif::reset) for a variadic signature (see [`new_variadic`](Cif::new_variadic)).
+    ///
+    /// # Errors
+    /// As [`new_variadic`](Cif::new_variadic).
+    pub fn reset_variadic(
+        &mut self,
+        abi: Abi,
+        args: impl IntoIterator<Item = Type>,
+        nfixed: usize,
+        ret: Type,
+    ) -> Result<(), CifError> {
+        self.prepare_in_place(abi, args, ret, Some(nfixed))
+    }
+
+    fn prepare_in_place(
+        &mut self,
+        abi: Abi,
+        args: impl IntoIterator<Item = Type>,
+        ret: Type,
+        nfixed: Option<usize>,
+    ) -> Result<(), CifError> {
+        self.entry = None;
+        if Arc::get_mut(&mut self.inner).is_none() {
+            // Shared with clones or closures: they keep the old signature.
+            self.inner = Arc::new(CifInner {
+                abi,
+                nfixed,
+                args: ArgTypes::new(),
+                ret: Type::VOID,
+                plan: CallPlan::default(),
+                #[cfg(feature = "global_jit_alloc")]
+                stub: None,
+            });
+        }
+        let Some(cif) = Arc::get_mut(&mut self.inner) else {
+            return Err(CifError::BadAbi(abi.to_raw())); // unreachable: the Arc is unique
+        };
+        #[cfg(feature = "global_jit_alloc")]
+        {
+            cif.stub = None;
+        }
+        cif.abi = abi;
+        cif.nfixed = nfixed;
+        cif.args.clear();
+        cif.args.extend(args);
+        cif.ret = ret;
+        let result = cif.plan_in_place();
+        if result.is_err() {
+            cif.args.clear();
+            cif.ret = Type::VOID;
+            cif.nfixed = None;
+            // `() -> void` always has a plan.
+            let _ = cif.plan_in_place();
+        }
+        result
+    }
+}
+
+impl CifInner {
+    /// Classifies `args`/`ret` into `plan`.
+    fn plan_in_place(&mut self) -> Result<(), CifError> {
+        if let Some(nfixed) = self.nfixed {
+            if nfixed == 0 || nfixed > self.args.len() {
+                return Err(CifError::BadFixedCount {
+                    nfixed,
+                    ntotal: self.args.len(),
+                });
+            }
+        }
+        match self.abi.convention() {
+            Convention::SysV64 => crate::arch::x86::sysv64::plan_into(
+                &self.args,
+                &self.ret,
+                self.nfixed,
+                &mut self.plan,
+            )?,
+            Convention::Win64 => crate::arch::x86::win64::plan_into(
+                &self.args,
+                &self.ret,
+                self.nfixed,
+                &mut self.plan,
+            )?,
+        }
+        Ok(())
+    }
+}
+
+impl Cif {
     /// Compiles the plan into a call stub in the global JIT allocator: machine code that
     /// loads each argument straight into its register or stack slot. Later calls through
     /// this Cif (and its clones) run the stub, and closures created from it afterwards get a
@@ -272,16 +371,19 @@ impl Cif {
     }
 
     /// The ABI.
+    #[inline]
     pub fn abi(&self) -> Abi {
         self.inner.abi
     }
 
     /// The argument types.
+    #[inline]
     pub fn args(&self) -> &[Type] {
         &self.inner.args
     }
 
     /// The return type.
+    #[inline]
     pub fn ret(&self) -> &Type {
         &self.inner.ret
     }
@@ -292,6 +394,7 @@ impl Cif {
     }
 
     /// The call plan: where each argument and the return value go.
+    #[inline]
     pub fn plan(&self) -> &CallPlan {
         &self.inner.plan
     }

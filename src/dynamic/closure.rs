@@ -55,22 +55,26 @@ impl<'c> Args<'c> {
     }
 
     /// The closure's Cif.
+    #[inline]
     pub fn cif(&self) -> &'c Cif {
         self.cif
     }
 
     /// The number of arguments.
+    #[inline]
     pub fn len(&self) -> usize {
         self.cif.args().len()
     }
 
     /// Whether the signature takes no arguments.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The address of argument `index`'s value (valid during the call), or `None` past the
     /// end.
+    #[inline]
     pub fn ptr(&self, index: usize) -> Option<*mut c_void> {
         // SAFETY: the entry built one pointer per argument of the Cif.
         (index < self.len()).then(|| unsafe { *self.ptrs.add(index) })
@@ -81,6 +85,7 @@ impl<'c> Args<'c> {
     /// # Errors
     /// [`CallError::ArgCount`] past the last argument, [`CallError::ArgType`] if the Cif's
     /// type is not `T`'s.
+    #[inline]
     pub fn get<T: CType>(&self, index: usize) -> Result<T, CallError> {
         let ptr = self.ptr(index).ok_or(CallError::ArgCount {
             expected: self.len(),
@@ -97,6 +102,7 @@ impl<'c> Args<'c> {
     ///
     /// # Safety
     /// `index` must be in bounds and the argument's type must be `T`'s C type.
+    #[inline]
     pub unsafe fn get_unchecked<T: Copy>(&self, index: usize) -> T {
         // SAFETY: forwarded contract.
         unsafe { (*self.ptrs.add(index)).cast::<T>().read_unaligned() }
@@ -111,6 +117,7 @@ pub struct Ret<'c> {
 
 impl Ret<'_> {
     /// The return type.
+    #[inline]
     pub fn ty(&self) -> &Type {
         self.ty
     }
@@ -118,6 +125,7 @@ impl Ret<'_> {
     /// The return buffer: at least `max(size, 8)` bytes, aligned for the type. Integers
     /// narrower than 8 bytes may be written either at their own width or widened to 8 bytes
     /// (libffi's `ffi_arg`).
+    #[inline]
     pub fn as_ptr(&self) -> *mut c_void {
         self.ptr
     }
@@ -126,6 +134,7 @@ impl Ret<'_> {
     ///
     /// # Errors
     /// [`CallError::RetType`] if the Cif's return type is not `T`'s.
+    #[inline]
     pub fn set<T: CType>(self, value: T) -> Result<(), CallError> {
         if !T::ffi_type().same_layout(self.ty) {
             return Err(CallError::RetType);
@@ -270,7 +279,12 @@ impl<F: ClosureCallback, A: JitAlloc> Closure<F, A> {
     pub(crate) fn build(cif: Cif, state: F, alloc: A) -> Result<Self, ClosureError> {
         let invoke = invoke_state::<F>;
         let conv = cif.abi().convention();
-        let (sources, assembly) = cif.plan().arg_sources(cif.args().iter().map(Type::size));
+        // A compiled entry finds the arguments itself; the generic one needs their sources.
+        let (sources, assembly) = if cif.compiled_closure_entry().is_some() {
+            (Vec::new(), 0)
+        } else {
+            cif.plan().arg_sources(cif.args().iter().map(Type::size))
+        };
         let header = ClosureHeader {
             scratch_bytes: dyncall::scratch_bytes(sources.len(), assembly),
             plan: core::ptr::null(),

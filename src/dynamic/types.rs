@@ -196,6 +196,7 @@ struct Aggregate {
 }
 
 impl PartialEq for Repr {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Repr::Scalar(a), Repr::Scalar(b)) => a == b,
@@ -550,6 +551,7 @@ impl Type {
     }
 
     /// Whether two types describe the same C type: same kinds, layout and members.
+    #[inline]
     pub fn same_layout(&self, other: &Type) -> bool {
         self == other
     }
