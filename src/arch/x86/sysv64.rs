@@ -135,35 +135,11 @@ pub fn classify(ty: &Type) -> Classes {
     if size > 16 {
         return Classes::MEMORY;
     }
-    let mut classes = [Class::NoClass; 2];
-    let mut misaligned = false;
-    ty.for_each_scalar(0, &mut |off, kind| {
-        let align = Type::scalar(kind).map_or(1, |t| t.align());
-        misaligned |= off % align != 0;
-        let index = off / 8;
-        let (lo, hi) = match kind {
-            TypeKind::F32 | TypeKind::F64 => (Class::Sse, None),
-            TypeKind::LongDouble => (Class::X87, Some(Class::X87Up)),
-            TypeKind::U128 | TypeKind::I128 => (Class::Integer, Some(Class::Integer)),
-            _ => (Class::Integer, None),
-        };
-        if let Some(slot) = classes.get_mut(index) {
-            *slot = merge(*slot, lo);
-        }
-        if let (Some(hi), Some(slot)) = (hi, classes.get_mut(index + 1)) {
-            *slot = merge(*slot, hi);
-        }
-    });
-    if misaligned || classes.contains(&Class::Memory) {
+    let mut words = [Class::NoClass; 3];
+    if !classify_aggregate(ty, 0, &mut words) || !post_merge(&words) {
         return Classes::MEMORY;
     }
-    // X87Up must follow X87.
-    if classes[1] == Class::X87Up && classes[0] != Class::X87 {
-        return Classes::MEMORY;
-    }
-    if classes[0] == Class::X87Up {
-        return Classes::MEMORY;
-    }
+    let classes = [words[0], words[1]];
     if classes[0] == Class::X87 {
         return Classes { classes, count: 0 };
     }
@@ -171,6 +147,72 @@ pub fn classify(ty: &Type) -> Classes {
         classes,
         count: size.div_ceil(8),
     }
+}
+
+/// Classifies the members of an aggregate that starts `base` bytes (0..8) into its first
+/// eightbyte into `words`, as gcc does: member by member in declaration order, each nested
+/// aggregate classified on its own first (with the post-merge rules applied to it) and then
+/// merged into its position. Returns `false` if the aggregate goes to memory.
+///
+/// The nesting matters: the merge rules are not associative once x87 classes take part
+/// (`X87Up` merged with `Sse` is `Memory`, with `Integer` it is `Integer`), so a flat merge
+/// of all scalars would disagree with gcc for unions holding a `long double`.
+fn classify_aggregate(ty: &Type, base: usize, words: &mut [Class; 3]) -> bool {
+    let member = |m: &Type, off: usize, words: &mut [Class; 3]| -> bool {
+        let at = base + off;
+        if m.kind().is_aggregate() {
+            let mut sub = [Class::NoClass; 3];
+            if !classify_aggregate(m, at % 8, &mut sub) || !post_merge(&sub) {
+                return false;
+            }
+            for (i, class) in sub.iter().enumerate() {
+                if let Some(word) = words.get_mut(at / 8 + i) {
+                    *word = merge(*word, *class);
+                }
+            }
+            return true;
+        }
+        if at % m.align() != 0 {
+            return false; // a misaligned scalar (never produced by our layouts)
+        }
+        let (lo, hi) = match m.kind() {
+            TypeKind::F32 | TypeKind::F64 => (Class::Sse, None),
+            TypeKind::LongDouble => (Class::X87, Some(Class::X87Up)),
+            TypeKind::U128 | TypeKind::I128 => (Class::Integer, Some(Class::Integer)),
+            _ => (Class::Integer, None),
+        };
+        if let Some(word) = words.get_mut(at / 8) {
+            *word = merge(*word, lo);
+        }
+        if let (Some(hi), Some(word)) = (hi, words.get_mut(at / 8 + 1)) {
+            *word = merge(*word, hi);
+        }
+        true
+    };
+    match ty.kind() {
+        TypeKind::Struct | TypeKind::Union => ty
+            .members()
+            .iter()
+            .zip(ty.offsets())
+            .all(|(m, &off)| member(m, off, words)),
+        _ => {
+            let Some(element) = ty.element() else {
+                return false;
+            };
+            (0..ty.len()).all(|i| member(element, i * element.size(), words))
+        }
+    }
+}
+
+/// The psABI's post-merge rules that send a (nested) aggregate to memory: a `Memory`
+/// eightbyte, or an `X87Up` that does not follow `X87`.
+fn post_merge(words: &[Class; 3]) -> bool {
+    if words.contains(&Class::Memory) || words[0] == Class::X87Up {
+        return false;
+    }
+    words
+        .windows(2)
+        .all(|w| w[1] != Class::X87Up || w[0] == Class::X87)
 }
 
 /// Classifies a signature for System V. `nfixed` is the number of fixed arguments of a
@@ -420,6 +462,22 @@ mod tests {
         for (ty, expect, memory) in cases {
             assert_eq!(classes(&ty), (expect, memory), "{ty:?}");
         }
+        // Nested aggregates are classified on their own first, as gcc does (the merge is not
+        // associative with x87 classes): found by the randomized conformance test.
+        let inner = Type::union([ld.clone(), Type::I32]).unwrap();
+        let outer = Type::union([inner, Type::array(Type::U64, 2).unwrap()]).unwrap();
+        assert_eq!(classes(&outer), (vec![], true), "gcc: memory");
+        let pair = Type::union([
+            Type::array(Type::F64, 2).unwrap(),
+            Type::array(Type::POINTER, 2).unwrap(),
+        ])
+        .unwrap();
+        let outer = Type::union([ld.clone(), Type::I32, pair]).unwrap();
+        assert_eq!(
+            classes(&outer),
+            (vec![Integer, Integer], false),
+            "gcc: rsi, rdx"
+        );
         assert_eq!(classify(&ld).classes, [X87, X87Up]);
         assert_eq!(
             classify(&st(core::slice::from_ref(&ld))).classes,
