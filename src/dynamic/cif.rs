@@ -451,7 +451,8 @@ impl Cif {
     }
 
     /// Calls `fun` with typed arguments, checking their number and types and the return
-    /// type against the Cif, and returns the result.
+    /// type against the Cif, and returns the result. (With more than 32 arguments the
+    /// argument-pointer array is allocated; [`call_raw`](Cif::call_raw) never allocates.)
     ///
     /// # Errors
     /// [`CallError`] if the argument count, an argument type or `R` does not match.
@@ -480,7 +481,9 @@ impl Cif {
         }
         let mut ret = super::typed::RetBuf::<R>::new();
         let ptrs: Vec<*mut c_void>;
-        let mut inline = [core::ptr::null_mut(); 16];
+        // Up to 32 arguments the pointer array lives on the stack; past that (rare) it is
+        // one allocation.
+        let mut inline = [core::ptr::null_mut(); 32];
         let avalue = if args.len() <= inline.len() {
             for (slot, arg) in inline.iter_mut().zip(args) {
                 *slot = arg.ptr;
