@@ -469,7 +469,7 @@ mod tests {
         assert_eq!(classes(&outer), (vec![], true), "gcc: memory");
         let pair = Type::union([
             Type::array(Type::F64, 2).unwrap(),
-            Type::array(Type::POINTER, 2).unwrap(),
+            Type::array(Type::U64, 2).unwrap(),
         ])
         .unwrap();
         let outer = Type::union([ld.clone(), Type::I32, pair]).unwrap();
