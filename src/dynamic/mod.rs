@@ -13,6 +13,7 @@
 //!   types to [`Type`]s (`#[derive(CType)]` with feature `proc_macros`).
 //!
 //! ```
+//! # #[cfg(target_arch = "x86_64")] {
 //! use closure_ffi::dynamic::{Abi, Cif, Closure, Type};
 //!
 //! let cif = Cif::new(Abi::DEFAULT, [Type::I32, Type::F64], Type::F64)?;
@@ -23,6 +24,7 @@
 //! })?;
 //! let f: extern "C" fn(i32, f64) -> f64 = unsafe { closure.fn_ptr() };
 //! assert_eq!(f(1, 0.5), 3.0);
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
