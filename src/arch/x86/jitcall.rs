@@ -40,6 +40,12 @@ const MAX_FRAME: u32 = 4096;
 /// The integer argument registers, by register number, in argument order.
 const GPR: [u8; 6] = [7, 6, 2, 1, 8, 9]; // rdi rsi rdx rcx r8 r9
 
+/// Register numbers used as memory bases.
+const RAX: u8 = 0;
+const RSP: u8 = 4;
+const RBP: u8 = 5;
+const R10: u8 = 10;
+
 struct Asm(Vec<u8>);
 
 impl Asm {
@@ -53,40 +59,13 @@ impl Asm {
 
     /// `mov rax, [r10 + 8 * arg]`.
     fn load_arg_ptr(&mut self, arg: u16) {
-        self.bytes(&[0x49, 0x8B, 0x82]);
-        self.d32(8 * u32::from(arg));
+        self.mem(None, true, &[0x8B], RAX, R10, 8 * u32::from(arg));
     }
 
-    /// An instruction `[prefix] [rex] opcode modrm(10, reg, rax) disp32`: a register and
-    /// `[rax + disp32]`.
-    fn rax_mem(&mut self, prefix: Option<u8>, rex_w: bool, opcode: &[u8], reg: u8, disp: u32) {
-        if let Some(p) = prefix {
-            self.bytes(&[p]);
-        }
-        let rex = 0x40 | (u8::from(rex_w) << 3) | ((reg >> 3) << 2);
-        if rex != 0x40 {
-            self.bytes(&[rex]);
-        }
-        self.bytes(opcode);
-        self.bytes(&[0x80 | ((reg & 7) << 3)]);
-        self.d32(disp);
-    }
-
-    /// An instruction with a register and `[rsp + disp32]` (ecx/rcx family only).
-    fn rsp_mem(&mut self, prefix: Option<u8>, rex_w: bool, opcode: u8, disp: u32) {
-        if let Some(p) = prefix {
-            self.bytes(&[p]);
-        }
-        if rex_w {
-            self.bytes(&[0x48]);
-        }
-        self.bytes(&[opcode, 0x8C, 0x24]); // modrm(10, rcx, SIB) + SIB(rsp base)
-        self.d32(disp);
-    }
-
-    /// An instruction `[prefix] [rex] opcode modrm(10, reg, base) [SIB] disp32` with a
-    /// register and `[base + disp32]`, for base rsp (4) or rbp (5).
-    fn base_mem(
+    /// An instruction `[prefix] [rex] opcode modrm(10, reg, base) [SIB] disp32`: a register
+    /// and `[base + disp32]`, for any base register (rsp needs the SIB byte; r8..r15 need
+    /// REX.B).
+    fn mem(
         &mut self,
         prefix: Option<u8>,
         rex_w: bool,
@@ -98,13 +77,13 @@ impl Asm {
         if let Some(p) = prefix {
             self.bytes(&[p]);
         }
-        let rex = 0x40 | (u8::from(rex_w) << 3) | ((reg >> 3) << 2);
+        let rex = 0x40 | (u8::from(rex_w) << 3) | ((reg >> 3) << 2) | (base >> 3);
         if rex != 0x40 {
             self.bytes(&[rex]);
         }
         self.bytes(opcode);
-        self.bytes(&[0x80 | ((reg & 7) << 3) | base]);
-        if base == 4 {
+        self.bytes(&[0x80 | ((reg & 7) << 3) | (base & 7)]);
+        if base & 7 == RSP {
             self.bytes(&[0x24]);
         }
         self.d32(disp);
@@ -153,23 +132,23 @@ pub fn emit_sysv64(plan: &CallPlan) -> Option<Vec<u8>> {
             let (src, to) = (u32::from(m.src) + off, dst + off);
             match m.len - off {
                 8.. => {
-                    a.rax_mem(None, true, &[0x8B], 1, src); // mov rcx, [rax + src]
-                    a.rsp_mem(None, true, 0x89, to); // mov [rsp + to], rcx
+                    a.mem(None, true, &[0x8B], 1, RAX, src); // mov rcx, [rax + src]
+                    a.mem(None, true, &[0x89], 1, RSP, to); // mov [rsp + to], rcx
                     off += 8;
                 }
                 4..=7 => {
-                    a.rax_mem(None, false, &[0x8B], 1, src); // mov ecx, [rax + src]
-                    a.rsp_mem(None, false, 0x89, to); // mov [rsp + to], ecx
+                    a.mem(None, false, &[0x8B], 1, RAX, src); // mov ecx, [rax + src]
+                    a.mem(None, false, &[0x89], 1, RSP, to); // mov [rsp + to], ecx
                     off += 4;
                 }
                 2..=3 => {
-                    a.rax_mem(Some(0x66), false, &[0x8B], 1, src); // mov cx, [rax + src]
-                    a.rsp_mem(Some(0x66), false, 0x89, to); // mov [rsp + to], cx
+                    a.mem(Some(0x66), false, &[0x8B], 1, RAX, src); // mov cx, [rax + src]
+                    a.mem(Some(0x66), false, &[0x89], 1, RSP, to); // mov [rsp + to], cx
                     off += 2;
                 }
                 _ => {
-                    a.rax_mem(None, false, &[0x8A], 1, src); // mov cl, [rax + src]
-                    a.rsp_mem(None, false, 0x88, to); // mov [rsp + to], cl
+                    a.mem(None, false, &[0x8A], 1, RAX, src); // mov cl, [rax + src]
+                    a.mem(None, false, &[0x88], 1, RSP, to); // mov [rsp + to], cl
                     off += 1;
                 }
             }
@@ -188,21 +167,21 @@ pub fn emit_sysv64(plan: &CallPlan) -> Option<Vec<u8>> {
         if m.dst >= SSE_BLOCK {
             let xmm = ((m.dst - SSE_BLOCK) / 8) as u8;
             match m.len {
-                8 => a.rax_mem(Some(0xF3), false, &[0x0F, 0x7E], xmm, src), // movq xmm, m64
-                4 => a.rax_mem(Some(0x66), false, &[0x0F, 0x6E], xmm, src), // movd xmm, m32
+                8 => a.mem(Some(0xF3), false, &[0x0F, 0x7E], xmm, RAX, src), // movq xmm, m64
+                4 => a.mem(Some(0x66), false, &[0x0F, 0x6E], xmm, RAX, src), // movd xmm, m32
                 _ => return None,
             }
             continue;
         }
         let reg = GPR[(m.dst / 8) as usize];
         match (m.op, m.len) {
-            (_, 8) => a.rax_mem(None, true, &[0x8B], reg, src), // mov r64, m64
-            (MoveOp::ZeroExtend, 4) => a.rax_mem(None, false, &[0x8B], reg, src), // mov r32
-            (MoveOp::ZeroExtend, 2) => a.rax_mem(None, false, &[0x0F, 0xB7], reg, src), // movzx
-            (MoveOp::ZeroExtend, 1) => a.rax_mem(None, false, &[0x0F, 0xB6], reg, src), // movzx
-            (MoveOp::SignExtend, 4) => a.rax_mem(None, true, &[0x63], reg, src), // movsxd
-            (MoveOp::SignExtend, 2) => a.rax_mem(None, true, &[0x0F, 0xBF], reg, src), // movsx
-            (MoveOp::SignExtend, 1) => a.rax_mem(None, true, &[0x0F, 0xBE], reg, src), // movsx
+            (_, 8) => a.mem(None, true, &[0x8B], reg, RAX, src), // mov r64, m64
+            (MoveOp::ZeroExtend, 4) => a.mem(None, false, &[0x8B], reg, RAX, src), // mov r32
+            (MoveOp::ZeroExtend, 2) => a.mem(None, false, &[0x0F, 0xB7], reg, RAX, src), // movzx
+            (MoveOp::ZeroExtend, 1) => a.mem(None, false, &[0x0F, 0xB6], reg, RAX, src), // movzx
+            (MoveOp::SignExtend, 4) => a.mem(None, true, &[0x63], reg, RAX, src), // movsxd
+            (MoveOp::SignExtend, 2) => a.mem(None, true, &[0x0F, 0xBF], reg, RAX, src), // movsx
+            (MoveOp::SignExtend, 1) => a.mem(None, true, &[0x0F, 0xBE], reg, RAX, src), // movsx
             _ => return None,
         }
     }
@@ -291,9 +270,6 @@ pub fn emit_sysv64(plan: &CallPlan) -> Option<Vec<u8>> {
 /// Offset of the dispatcher in a closure header (`ClosureHeader::invoke`).
 pub const HEADER_INVOKE: u8 = 32;
 
-const RSP: u8 = 4;
-const RBP: u8 = 5;
-
 /// Generates a System V closure entry for `plan` (entered with r10 = the closure header),
 /// or `None` for shapes it does not cover.
 ///
@@ -336,7 +312,7 @@ pub fn emit_closure_sysv64(plan: &CallPlan, nargs: usize) -> Option<Vec<u8>> {
     a.d32(frame);
     let indirect = matches!(plan.ret, RetPlan::Indirect { .. });
     if indirect {
-        a.base_mem(None, true, &[0x89], 7, RSP, ret + 32); // mov [rsp + ret + 32], rdi
+        a.mem(None, true, &[0x89], 7, RSP, ret + 32); // mov [rsp + ret + 32], rdi
     }
     for (arg, store) in stores.iter().enumerate() {
         let slot = 8 * arg as u32;
@@ -346,48 +322,48 @@ pub fn emit_closure_sysv64(plan: &CallPlan, nargs: usize) -> Option<Vec<u8>> {
                     let at = store + u32::from(m.src);
                     if m.dst >= SSE_BLOCK {
                         let xmm = ((m.dst - SSE_BLOCK) / 8) as u8;
-                        a.base_mem(Some(0x66), false, &[0x0F, 0xD6], xmm, RSP, at);
+                        a.mem(Some(0x66), false, &[0x0F, 0xD6], xmm, RSP, at);
                     // movq m64, xmm
                     } else {
                         let reg = GPR[(m.dst / 8) as usize];
-                        a.base_mem(None, true, &[0x89], reg, RSP, at); // mov m64, r64
+                        a.mem(None, true, &[0x89], reg, RSP, at); // mov m64, r64
                     }
                 }
-                a.base_mem(None, true, &[0x8D], 0, RSP, *store); // lea rax, [rsp + store]
+                a.mem(None, true, &[0x8D], 0, RSP, *store); // lea rax, [rsp + store]
             }
             None => {
                 let m = plan.moves_of(arg).first()?;
                 if m.op != MoveOp::Copy {
                     return None;
                 }
-                a.base_mem(None, true, &[0x8D], 0, RBP, 16 + m.dst - REG_BLOCK);
+                a.mem(None, true, &[0x8D], 0, RBP, 16 + m.dst - REG_BLOCK);
                 // lea rax, [rbp + ..]
             }
         }
-        a.base_mem(None, true, &[0x89], 0, RSP, slot); // mov [rsp + 8 * arg], rax
+        a.mem(None, true, &[0x89], 0, RSP, slot); // mov [rsp + 8 * arg], rax
     }
     a.bytes(&[0x4C, 0x89, 0xD7]); // mov rdi, r10
     if indirect {
-        a.base_mem(None, true, &[0x8B], 6, RSP, ret + 32); // mov rsi, [rsp + ret + 32]
+        a.mem(None, true, &[0x8B], 6, RSP, ret + 32); // mov rsi, [rsp + ret + 32]
     } else {
-        a.base_mem(None, true, &[0x8D], 6, RSP, ret); // lea rsi, [rsp + ret]
+        a.mem(None, true, &[0x8D], 6, RSP, ret); // lea rsi, [rsp + ret]
     }
     a.bytes(&[0x48, 0x89, 0xE2]); // mov rdx, rsp
     a.bytes(&[0x41, 0xFF, 0x52, HEADER_INVOKE]); // call [r10 + HEADER_INVOKE]
     match plan.ret {
         RetPlan::Void => {}
-        RetPlan::Indirect { .. } => a.base_mem(None, true, &[0x8B], 0, RSP, ret + 32), // mov rax, [..]
+        RetPlan::Indirect { .. } => a.mem(None, true, &[0x8B], 0, RSP, ret + 32), // mov rax, [..]
         RetPlan::Regs {
             parts,
             widen: Some(signed),
             ..
         } => match (signed, parts[0].len) {
-            (true, 1) => a.base_mem(None, true, &[0x0F, 0xBE], 0, RSP, ret), // movsx rax, byte
-            (true, 2) => a.base_mem(None, true, &[0x0F, 0xBF], 0, RSP, ret), // movsx rax, word
-            (true, _) => a.base_mem(None, true, &[0x63], 0, RSP, ret),       // movsxd rax, dword
-            (false, 1) => a.base_mem(None, false, &[0x0F, 0xB6], 0, RSP, ret), // movzx eax, byte
-            (false, 2) => a.base_mem(None, false, &[0x0F, 0xB7], 0, RSP, ret), // movzx eax, word
-            (false, _) => a.base_mem(None, false, &[0x8B], 0, RSP, ret),     // mov eax, dword
+            (true, 1) => a.mem(None, true, &[0x0F, 0xBE], 0, RSP, ret), // movsx rax, byte
+            (true, 2) => a.mem(None, true, &[0x0F, 0xBF], 0, RSP, ret), // movsx rax, word
+            (true, _) => a.mem(None, true, &[0x63], 0, RSP, ret),       // movsxd rax, dword
+            (false, 1) => a.mem(None, false, &[0x0F, 0xB6], 0, RSP, ret), // movzx eax, byte
+            (false, 2) => a.mem(None, false, &[0x0F, 0xB7], 0, RSP, ret), // movzx eax, word
+            (false, _) => a.mem(None, false, &[0x8B], 0, RSP, ret),     // mov eax, dword
         },
         RetPlan::Regs {
             parts,
@@ -397,18 +373,18 @@ pub fn emit_closure_sysv64(plan: &CallPlan, nargs: usize) -> Option<Vec<u8>> {
             for part in &parts[..count as usize] {
                 let at = ret + u32::from(part.off);
                 match part.reg {
-                    RetReg::Int0 => a.base_mem(None, true, &[0x8B], 0, RSP, at), // mov rax, m64
-                    RetReg::Int1 => a.base_mem(None, true, &[0x8B], 2, RSP, at), // mov rdx, m64
-                    RetReg::Vec0 => a.base_mem(Some(0xF3), false, &[0x0F, 0x7E], 0, RSP, at), // movq
-                    RetReg::Vec1 => a.base_mem(Some(0xF3), false, &[0x0F, 0x7E], 1, RSP, at),
+                    RetReg::Int0 => a.mem(None, true, &[0x8B], 0, RSP, at), // mov rax, m64
+                    RetReg::Int1 => a.mem(None, true, &[0x8B], 2, RSP, at), // mov rdx, m64
+                    RetReg::Vec0 => a.mem(Some(0xF3), false, &[0x0F, 0x7E], 0, RSP, at), // movq
+                    RetReg::Vec1 => a.mem(Some(0xF3), false, &[0x0F, 0x7E], 1, RSP, at),
                 }
             }
         }
         RetPlan::X87 { count } => {
             if count == 2 {
-                a.base_mem(None, false, &[0xDB], 5, RSP, ret + 16); // fld tbyte [imaginary]
+                a.mem(None, false, &[0xDB], 5, RSP, ret + 16); // fld tbyte [imaginary]
             }
-            a.base_mem(None, false, &[0xDB], 5, RSP, ret); // fld tbyte [real]
+            a.mem(None, false, &[0xDB], 5, RSP, ret); // fld tbyte [real]
         }
     }
     a.bytes(&[0xC9, 0xC3]); // leave; ret
