@@ -109,10 +109,10 @@ pub(crate) fn scratch_bytes(nargs: usize, assembly: u32) -> usize {
     32 + (8 * nargs).next_multiple_of(16) + assembly as usize
 }
 
-/// Defines a global function in assembly with the directives debuggers and profilers
-/// need.
+/// Defines a global function in assembly, `asm_function!("name", [template strings,] operands)`,
+/// with the directives debuggers and profilers need (type, CFI start and end, size).
 macro_rules! asm_function {
-    ($name:literal, $($body:tt)*) => {
+    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
         core::arch::global_asm!(
             ".text",
             ".p2align 4",
@@ -121,7 +121,82 @@ macro_rules! asm_function {
             concat!($name, ":"),
             ".cfi_startproc",
             $($body)*
+            ".cfi_endproc",
+            concat!(".size ", $name, ", . - ", $name),
+            $($($operands)*)?
         );
+    };
+}
+
+/// `push rbp; mov rbp, rsp` with its CFI: the frame every function below keeps.
+macro_rules! frame_prologue {
+    () => {
+        concat!(
+            "push rbp\n",
+            ".cfi_def_cfa_offset 16\n",
+            ".cfi_offset rbp, -16\n",
+            "mov rbp, rsp\n",
+            ".cfi_def_cfa_register rbp",
+        )
+    };
+}
+
+/// Reserves `$reg` bytes (a multiple of 16) below rsp, touching every page on the way down
+/// so that a large frame cannot jump over the guard page. Clobbers `$reg` and labels 2, 3.
+macro_rules! probe_and_reserve {
+    ($reg:literal) => {
+        concat!(
+            "2:\n",
+            "cmp ",
+            $reg,
+            ", 4096\n",
+            "jb 3f\n",
+            "sub rsp, 4096\n",
+            "or qword ptr [rsp], 0\n",
+            "sub ",
+            $reg,
+            ", 4096\n",
+            "jmp 2b\n",
+            "3:\n",
+            "sub rsp, ",
+            $reg,
+        )
+    };
+}
+
+/// The start shared by the call trampolines. In: rdi = &mut CallCtx. Saves rbx and r12
+/// (r12 only keeps rsp 16-aligned), keeps the context in rbx (callee-saved in both ABIs),
+/// reserves the plan's frame and has `marshal(ctx, frame)` fill it. Out: rsp = frame.
+macro_rules! call_head {
+    () => {
+        concat!(
+            frame_prologue!(),
+            "\n",
+            "push rbx\n",
+            ".cfi_offset rbx, -24\n",
+            "push r12\n",
+            "mov rbx, rdi\n",
+            "mov rcx, [rbx + {frame}]\n",
+            probe_and_reserve!("rcx"),
+            "\n",
+            "mov rdi, rbx\n",
+            "mov rsi, rsp\n",
+            "call {marshal}",
+        )
+    };
+}
+
+/// The end shared by the call trampolines: drop the frame, restore r12, rbx, rbp, return.
+macro_rules! call_tail {
+    () => {
+        concat!(
+            "lea rsp, [rbp - 16]\n",
+            "pop r12\n",
+            "pop rbx\n",
+            "pop rbp\n",
+            ".cfi_def_cfa rsp, 8\n",
+            "ret",
+        )
     };
 }
 
@@ -130,65 +205,39 @@ macro_rules! asm_function {
 // In: rdi = &mut CallCtx. Out: ctx.ret filled. Clobbers what a System V call clobbers.
 asm_function!(
     "closure_ffi_6_call_sysv64",
-    "push rbp",
-    ".cfi_def_cfa_offset 16",
-    ".cfi_offset rbp, -16",
-    "mov rbp, rsp",
-    ".cfi_def_cfa_register rbp",
-    "push rbx",
-    ".cfi_offset rbx, -24",
-    "push r12",                     // keeps rsp 16-aligned
-    "mov rbx, rdi",                 // rbx = ctx (callee-saved in both ABIs)
-    "mov rcx, [rbx + {frame}]",     // rcx = frame size, a multiple of 16
-    "2:",                           // probe: touch every page we reserve, top down
-    "cmp rcx, 4096",
-    "jb 3f",
-    "sub rsp, 4096",
-    "or qword ptr [rsp], 0",
-    "sub rcx, 4096",
-    "jmp 2b",
-    "3:",
-    "sub rsp, rcx",                 // rsp = frame, 16-aligned
-    "mov rdi, rbx",
-    "mov rsi, rsp",
-    "call {marshal}",               // marshal(ctx, frame)
-    "movq xmm0, [rsp + 0x30]",      // the eight SSE eightbytes
-    "movq xmm1, [rsp + 0x38]",
-    "movq xmm2, [rsp + 0x40]",
-    "movq xmm3, [rsp + 0x48]",
-    "movq xmm4, [rsp + 0x50]",
-    "movq xmm5, [rsp + 0x58]",
-    "movq xmm6, [rsp + 0x60]",
-    "movq xmm7, [rsp + 0x68]",
-    "mov rdi, [rsp + 0x00]",        // the six integer registers
-    "mov rsi, [rsp + 0x08]",
-    "mov rdx, [rsp + 0x10]",
-    "mov rcx, [rsp + 0x18]",
-    "mov r8, [rsp + 0x20]",
-    "mov r9, [rsp + 0x28]",
-    "add rsp, 0x70",                // rsp = stack arguments, still 16-aligned
-    "mov eax, 8",                   // al: upper bound of vector registers (variadic callees)
-    "call qword ptr [rbx + {fun}]",
-    "mov [rbx + {rax}], rax",
-    "mov [rbx + {rdx}], rdx",
-    "movups [rbx + {xmm0}], xmm0",
-    "movups [rbx + {xmm1}], xmm1",
-    "mov rcx, [rbx + {x87}]",       // values the callee left on the x87 stack: 0, 1 or 2
-    "test rcx, rcx",
-    "jz 4f",
-    "fstp tbyte ptr [rbx + {st0}]",
-    "cmp rcx, 1",
-    "je 4f",
-    "fstp tbyte ptr [rbx + {st1}]",
-    "4:",
-    "lea rsp, [rbp - 16]",
-    "pop r12",
-    "pop rbx",
-    "pop rbp",
-    ".cfi_def_cfa rsp, 8",
-    "ret",
-    ".cfi_endproc",
-    ".size closure_ffi_6_call_sysv64, . - closure_ffi_6_call_sysv64",
+    [
+        call_head!(),
+        "movq xmm0, [rsp + 0x30]",      // the eight SSE eightbytes
+        "movq xmm1, [rsp + 0x38]",
+        "movq xmm2, [rsp + 0x40]",
+        "movq xmm3, [rsp + 0x48]",
+        "movq xmm4, [rsp + 0x50]",
+        "movq xmm5, [rsp + 0x58]",
+        "movq xmm6, [rsp + 0x60]",
+        "movq xmm7, [rsp + 0x68]",
+        "mov rdi, [rsp + 0x00]",        // the six integer registers
+        "mov rsi, [rsp + 0x08]",
+        "mov rdx, [rsp + 0x10]",
+        "mov rcx, [rsp + 0x18]",
+        "mov r8, [rsp + 0x20]",
+        "mov r9, [rsp + 0x28]",
+        "add rsp, 0x70",                // rsp = stack arguments, still 16-aligned
+        "mov eax, 8",                   // al: upper bound of vector registers (variadic callees)
+        "call qword ptr [rbx + {fun}]",
+        "mov [rbx + {rax}], rax",
+        "mov [rbx + {rdx}], rdx",
+        "movups [rbx + {xmm0}], xmm0",
+        "movups [rbx + {xmm1}], xmm1",
+        "mov rcx, [rbx + {x87}]",       // values the callee left on the x87 stack: 0, 1 or 2
+        "test rcx, rcx",
+        "jz 4f",
+        "fstp tbyte ptr [rbx + {st0}]",
+        "cmp rcx, 1",
+        "je 4f",
+        "fstp tbyte ptr [rbx + {st1}]",
+        "4:",
+        call_tail!(),
+    ],
     frame = const CTX_FRAME,
     fun = const CTX_FUN,
     rax = const CTX_RAX,
@@ -208,48 +257,22 @@ asm_function!(
 // is saved.
 asm_function!(
     "closure_ffi_6_call_win64",
-    "push rbp",
-    ".cfi_def_cfa_offset 16",
-    ".cfi_offset rbp, -16",
-    "mov rbp, rsp",
-    ".cfi_def_cfa_register rbp",
-    "push rbx",
-    ".cfi_offset rbx, -24",
-    "push r12",
-    "mov rbx, rdi",
-    "mov rcx, [rbx + {frame}]",
-    "2:",
-    "cmp rcx, 4096",
-    "jb 3f",
-    "sub rsp, 4096",
-    "or qword ptr [rsp], 0",
-    "sub rcx, 4096",
-    "jmp 2b",
-    "3:",
-    "sub rsp, rcx",
-    "mov rdi, rbx",
-    "mov rsi, rsp",
-    "call {marshal}",
-    "movq xmm0, [rsp + 0x00]",      // the four XMM eightbytes
-    "movq xmm1, [rsp + 0x08]",
-    "movq xmm2, [rsp + 0x10]",
-    "movq xmm3, [rsp + 0x18]",
-    "mov rcx, [rsp + 0x20]",        // slots 0..3
-    "mov rdx, [rsp + 0x28]",
-    "mov r8, [rsp + 0x30]",
-    "mov r9, [rsp + 0x38]",
-    "add rsp, 0x20",                // rsp = home area (slot 0), 16-aligned
-    "call qword ptr [rbx + {fun}]",
-    "mov [rbx + {rax}], rax",
-    "movups [rbx + {xmm0}], xmm0",
-    "lea rsp, [rbp - 16]",
-    "pop r12",
-    "pop rbx",
-    "pop rbp",
-    ".cfi_def_cfa rsp, 8",
-    "ret",
-    ".cfi_endproc",
-    ".size closure_ffi_6_call_win64, . - closure_ffi_6_call_win64",
+    [
+        call_head!(),
+        "movq xmm0, [rsp + 0x00]",      // the four XMM eightbytes
+        "movq xmm1, [rsp + 0x08]",
+        "movq xmm2, [rsp + 0x10]",
+        "movq xmm3, [rsp + 0x18]",
+        "mov rcx, [rsp + 0x20]",        // slots 0..3
+        "mov rdx, [rsp + 0x28]",
+        "mov r8, [rsp + 0x30]",
+        "mov r9, [rsp + 0x38]",
+        "add rsp, 0x20",                // rsp = home area (slot 0), 16-aligned
+        "call qword ptr [rbx + {fun}]",
+        "mov [rbx + {rax}], rax",
+        "movups [rbx + {xmm0}], xmm0",
+        call_tail!(),
+    ],
     frame = const CTX_FRAME,
     fun = const CTX_FUN,
     rax = const CTX_RAX,
@@ -263,58 +286,46 @@ asm_function!(
 // Frame below rbp: [rbp - 0xd0] RetRegs (0x60), [rbp - 0x70] saves (rdi..r9, xmm0..7).
 asm_function!(
     "closure_ffi_6_closure_sysv64",
-    "push rbp",
-    ".cfi_def_cfa_offset 16",
-    ".cfi_offset rbp, -16",
-    "mov rbp, rsp",
-    ".cfi_def_cfa_register rbp",
-    "sub rsp, 0xd0",
-    "mov [rbp - 0x70], rdi",
-    "mov [rbp - 0x68], rsi",
-    "mov [rbp - 0x60], rdx",
-    "mov [rbp - 0x58], rcx",
-    "mov [rbp - 0x50], r8",
-    "mov [rbp - 0x48], r9",
-    "movq [rbp - 0x40], xmm0",
-    "movq [rbp - 0x38], xmm1",
-    "movq [rbp - 0x30], xmm2",
-    "movq [rbp - 0x28], xmm3",
-    "movq [rbp - 0x20], xmm4",
-    "movq [rbp - 0x18], xmm5",
-    "movq [rbp - 0x10], xmm6",
-    "movq [rbp - 0x08], xmm7",
-    "mov rax, [r10]",               // scratch bytes, a multiple of 16
-    "2:",
-    "cmp rax, 4096",
-    "jb 3f",
-    "sub rsp, 4096",
-    "or qword ptr [rsp], 0",
-    "sub rax, 4096",
-    "jmp 2b",
-    "3:",
-    "sub rsp, rax",
-    "mov rdi, r10",                 // header
-    "lea rsi, [rbp - 0xd0]",        // RetRegs, saves follow
-    "lea rdx, [rbp + 16]",          // the caller's stack arguments
-    "mov rcx, rsp",                 // scratch
-    "call {inner}",                 // -> rax = values to push on the x87 stack
-    "test rax, rax",
-    "jz 4f",
-    "cmp rax, 1",
-    "je 5f",
-    "fld tbyte ptr [rbp - 0xd0 + {st1}]", // imaginary part first: it ends up in st1
-    "5:",
-    "fld tbyte ptr [rbp - 0xd0 + {st0}]",
-    "4:",
-    "mov rax, [rbp - 0xd0 + {rax}]",
-    "mov rdx, [rbp - 0xd0 + {rdx}]",
-    "movq xmm0, [rbp - 0xd0 + {xmm0}]",
-    "movq xmm1, [rbp - 0xd0 + {xmm1}]",
-    "leave",
-    ".cfi_def_cfa rsp, 8",
-    "ret",
-    ".cfi_endproc",
-    ".size closure_ffi_6_closure_sysv64, . - closure_ffi_6_closure_sysv64",
+    [
+        frame_prologue!(),
+        "sub rsp, 0xd0",
+        "mov [rbp - 0x70], rdi",
+        "mov [rbp - 0x68], rsi",
+        "mov [rbp - 0x60], rdx",
+        "mov [rbp - 0x58], rcx",
+        "mov [rbp - 0x50], r8",
+        "mov [rbp - 0x48], r9",
+        "movq [rbp - 0x40], xmm0",
+        "movq [rbp - 0x38], xmm1",
+        "movq [rbp - 0x30], xmm2",
+        "movq [rbp - 0x28], xmm3",
+        "movq [rbp - 0x20], xmm4",
+        "movq [rbp - 0x18], xmm5",
+        "movq [rbp - 0x10], xmm6",
+        "movq [rbp - 0x08], xmm7",
+        "mov rax, [r10]",               // scratch bytes, a multiple of 16
+        probe_and_reserve!("rax"),
+        "mov rdi, r10",                 // header
+        "lea rsi, [rbp - 0xd0]",        // RetRegs, saves follow
+        "lea rdx, [rbp + 16]",          // the caller's stack arguments
+        "mov rcx, rsp",                 // scratch
+        "call {inner}",                 // -> rax = values to push on the x87 stack
+        "test rax, rax",
+        "jz 4f",
+        "cmp rax, 1",
+        "je 5f",
+        "fld tbyte ptr [rbp - 0xd0 + {st1}]", // imaginary part first: it ends up in st1
+        "5:",
+        "fld tbyte ptr [rbp - 0xd0 + {st0}]",
+        "4:",
+        "mov rax, [rbp - 0xd0 + {rax}]",
+        "mov rdx, [rbp - 0xd0 + {rdx}]",
+        "movq xmm0, [rbp - 0xd0 + {xmm0}]",
+        "movq xmm1, [rbp - 0xd0 + {xmm1}]",
+        "leave",
+        ".cfi_def_cfa rsp, 8",
+        "ret",
+    ],
     rax = const offset_of!(RetRegs, rax),
     rdx = const offset_of!(RetRegs, rdx),
     xmm0 = const offset_of!(RetRegs, xmm0),
@@ -332,43 +343,31 @@ asm_function!(
 // The inner function is `extern "win64"`, so it preserves rsi, rdi and xmm6-15 itself.
 asm_function!(
     "closure_ffi_6_closure_win64",
-    "mov [rsp + 0x08], rcx",
-    "mov [rsp + 0x10], rdx",
-    "mov [rsp + 0x18], r8",
-    "mov [rsp + 0x20], r9",
-    "push rbp",
-    ".cfi_def_cfa_offset 16",
-    ".cfi_offset rbp, -16",
-    "mov rbp, rsp",
-    ".cfi_def_cfa_register rbp",
-    "sub rsp, 0x80",
-    "movq [rbp - 0x20], xmm0",
-    "movq [rbp - 0x18], xmm1",
-    "movq [rbp - 0x10], xmm2",
-    "movq [rbp - 0x08], xmm3",
-    "mov rax, [r10]",
-    "2:",
-    "cmp rax, 4096",
-    "jb 3f",
-    "sub rsp, 4096",
-    "or qword ptr [rsp], 0",
-    "sub rax, 4096",
-    "jmp 2b",
-    "3:",
-    "sub rsp, rax",
-    "mov r9, rsp",                  // scratch
-    "sub rsp, 0x20",                // home area of the Win64 inner call
-    "mov rcx, r10",                 // header
-    "lea rdx, [rbp - 0x80]",        // RetRegs, saves follow
-    "lea r8, [rbp + 16]",           // slot 0 (home area), then the stack arguments
-    "call {inner}",
-    "mov rax, [rbp - 0x80 + {rax}]",
-    "movups xmm0, [rbp - 0x80 + {xmm0}]",
-    "leave",
-    ".cfi_def_cfa rsp, 8",
-    "ret",
-    ".cfi_endproc",
-    ".size closure_ffi_6_closure_win64, . - closure_ffi_6_closure_win64",
+    [
+        "mov [rsp + 0x08], rcx",
+        "mov [rsp + 0x10], rdx",
+        "mov [rsp + 0x18], r8",
+        "mov [rsp + 0x20], r9",
+        frame_prologue!(),
+        "sub rsp, 0x80",
+        "movq [rbp - 0x20], xmm0",
+        "movq [rbp - 0x18], xmm1",
+        "movq [rbp - 0x10], xmm2",
+        "movq [rbp - 0x08], xmm3",
+        "mov rax, [r10]",               // scratch bytes, a multiple of 16
+        probe_and_reserve!("rax"),
+        "mov r9, rsp",                  // scratch
+        "sub rsp, 0x20",                // home area of the Win64 inner call
+        "mov rcx, r10",                 // header
+        "lea rdx, [rbp - 0x80]",        // RetRegs, saves follow
+        "lea r8, [rbp + 16]",           // slot 0 (home area), then the stack arguments
+        "call {inner}",
+        "mov rax, [rbp - 0x80 + {rax}]",
+        "movups xmm0, [rbp - 0x80 + {xmm0}]",
+        "leave",
+        ".cfi_def_cfa rsp, 8",
+        "ret",
+    ],
     rax = const offset_of!(RetRegs, rax),
     xmm0 = const offset_of!(RetRegs, xmm0),
     inner = sym closure_inner_win64,
