@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::fmt;
 
-use super::plan::{CallPlan, PlanError, ValueTypeError};
+use super::plan::{CallPlan, Classifier, PlanError, ValueTypeError};
 use super::types::Type;
 use super::Abi;
 use crate::arch::x86::dyncall::{self, Convention};
@@ -190,15 +190,7 @@ impl Cif {
         nfixed: Option<usize>,
     ) -> Result<Self, CifError> {
         let mut cif = Self {
-            inner: Arc::new(CifInner {
-                abi,
-                nfixed,
-                args: ArgTypes::new(),
-                ret: Type::VOID,
-                plan: CallPlan::default(),
-                #[cfg(feature = "global_jit_alloc")]
-                stub: None,
-            }),
+            inner: Arc::new(CifInner::empty(abi)),
             entry: None,
         };
         cif.prepare_in_place(abi, args, ret, nfixed)?;
@@ -253,19 +245,10 @@ impl Cif {
         self.entry = None;
         if Arc::get_mut(&mut self.inner).is_none() {
             // Shared with clones or closures: they keep the old signature.
-            self.inner = Arc::new(CifInner {
-                abi,
-                nfixed,
-                args: ArgTypes::new(),
-                ret: Type::VOID,
-                plan: CallPlan::default(),
-                #[cfg(feature = "global_jit_alloc")]
-                stub: None,
-            });
+            self.inner = Arc::new(CifInner::empty(abi));
         }
-        let Some(cif) = Arc::get_mut(&mut self.inner) else {
-            return Err(CifError::BadAbi(abi.to_raw())); // unreachable: the Arc is unique
-        };
+        // Unique now, so this never clones.
+        let cif = Arc::make_mut(&mut self.inner);
         #[cfg(feature = "global_jit_alloc")]
         {
             cif.stub = None;
@@ -288,6 +271,19 @@ impl Cif {
 }
 
 impl CifInner {
+    /// `() -> void` for `abi`, before classification.
+    fn empty(abi: Abi) -> Self {
+        Self {
+            abi,
+            nfixed: None,
+            args: ArgTypes::new(),
+            ret: Type::VOID,
+            plan: CallPlan::default(),
+            #[cfg(feature = "global_jit_alloc")]
+            stub: None,
+        }
+    }
+
     /// Classifies `args`/`ret` into `plan`.
     fn plan_in_place(&mut self) -> Result<(), CifError> {
         if let Some(nfixed) = self.nfixed {
@@ -298,20 +294,12 @@ impl CifInner {
                 });
             }
         }
-        match self.abi.convention() {
-            Convention::SysV64 => crate::arch::x86::sysv64::plan_into(
-                &self.args,
-                &self.ret,
-                self.nfixed,
-                &mut self.plan,
-            )?,
-            Convention::Win64 => crate::arch::x86::win64::plan_into(
-                &self.args,
-                &self.ret,
-                self.nfixed,
-                &mut self.plan,
-            )?,
-        }
+        let classifier: Classifier = match self.abi.convention() {
+            Convention::SysV64 => crate::arch::x86::sysv64::classify_signature,
+            Convention::Win64 => crate::arch::x86::win64::classify_signature,
+        };
+        self.plan
+            .rebuild(classifier, &self.args, &self.ret, self.nfixed)?;
         Ok(())
     }
 }

@@ -169,7 +169,45 @@ impl Default for CallPlan {
     }
 }
 
+/// An ABI's classifier: fills `plan` (its moves already cleared) for a signature whose
+/// argument count and return type passed the checks every ABI shares.
+pub type Classifier = fn(&[Type], &Type, Option<usize>, &mut CallPlan) -> Result<(), PlanError>;
+
 impl CallPlan {
+    /// Classifies a signature into a new plan with `classifier`. `nfixed` is the number of
+    /// fixed arguments of a variadic signature (`None` if it is not variadic).
+    ///
+    /// # Errors
+    /// A [`PlanError`] naming the argument (or the return) that cannot be passed by value.
+    pub fn build(
+        classifier: Classifier,
+        args: &[Type],
+        ret: &Type,
+        nfixed: Option<usize>,
+    ) -> Result<Self, PlanError> {
+        let mut plan = Self::default();
+        plan.rebuild(classifier, args, ret, nfixed)?;
+        Ok(plan)
+    }
+
+    /// [`build`](CallPlan::build) into this plan, reusing its storage (left unspecified on
+    /// error).
+    ///
+    /// # Errors
+    /// As [`build`](CallPlan::build).
+    pub fn rebuild(
+        &mut self,
+        classifier: Classifier,
+        args: &[Type],
+        ret: &Type,
+        nfixed: Option<usize>,
+    ) -> Result<(), PlanError> {
+        check_count(args.len())?;
+        check_ret(ret)?;
+        self.moves.clear();
+        classifier(args, ret, nfixed, self)
+    }
+
     /// The moves of argument `arg`.
     pub fn moves_of(&self, arg: usize) -> &[Move] {
         let start = self
@@ -257,7 +295,7 @@ pub enum ValueTypeError {
 pub const MAX_ARGS: usize = u16::MAX as usize + 1;
 
 /// Refuses signatures with more than [`MAX_ARGS`] arguments.
-pub(crate) fn check_count(nargs: usize) -> Result<(), PlanError> {
+fn check_count(nargs: usize) -> Result<(), PlanError> {
     if nargs > MAX_ARGS {
         return Err(PlanError {
             arg: Some(MAX_ARGS),
@@ -320,7 +358,7 @@ pub(crate) fn check_arg(index: usize, ty: &Type, variadic: bool) -> Result<(), P
 }
 
 /// Checks a return type: anything but an array or an over-aligned type.
-pub(crate) fn check_ret(ty: &Type) -> Result<(), PlanError> {
+fn check_ret(ty: &Type) -> Result<(), PlanError> {
     let reason = match ty.kind() {
         TypeKind::Array => Some(ValueTypeError::Array),
         _ if ty.align() > 16 => Some(ValueTypeError::OverAligned),

@@ -11,8 +11,8 @@
 //! ```
 
 use crate::dynamic::plan::{
-    check_arg, check_count, check_ret, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp,
-    PlanError, RetPart, RetPlan, RetReg,
+    check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPart,
+    RetPlan, RetReg,
 };
 use crate::dynamic::types::{Type, TypeKind};
 
@@ -215,31 +215,22 @@ fn post_merge(words: &[Class; 3]) -> bool {
         .all(|w| w[1] != Class::X87Up || w[0] == Class::X87)
 }
 
-/// Classifies a signature for System V. `nfixed` is the number of fixed arguments of a
-/// variadic signature (`None` if it is not variadic).
+/// Classifies a signature for System V (see [`CallPlan::build`]).
 ///
 /// # Errors
 /// A [`PlanError`] naming the argument (or the return) that cannot be passed by value.
 pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan, PlanError> {
-    let mut plan = CallPlan::default();
-    plan_into(args, ret, nfixed, &mut plan)?;
-    Ok(plan)
+    CallPlan::build(classify_signature, args, ret, nfixed)
 }
 
-/// [`plan`] into an existing plan (which is overwritten; it is left unspecified on error).
-///
-/// # Errors
-/// As [`plan`].
-pub fn plan_into(
+/// The System V [`Classifier`](crate::dynamic::plan::Classifier).
+pub fn classify_signature(
     args: &[Type],
     ret: &Type,
     nfixed: Option<usize>,
     plan: &mut CallPlan,
 ) -> Result<(), PlanError> {
-    check_count(args.len())?;
-    check_ret(ret)?;
     let moves = &mut plan.moves;
-    moves.clear();
     let mut gpr = 0u32;
     let mut sse = 0u32;
     let mut stack = 0u32;

@@ -23,8 +23,8 @@
 //! slot, so that variadic callees (which read the integer register) see it too.
 
 use crate::dynamic::plan::{
-    check_arg, check_count, check_ret, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp,
-    PlanError, RetPart, RetPlan, RetReg,
+    check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPart,
+    RetPlan, RetReg,
 };
 use crate::dynamic::types::{Type, TypeKind};
 
@@ -44,29 +44,21 @@ pub fn by_value(ty: &Type) -> bool {
         )
 }
 
-/// Classifies a signature for Win64. `nfixed` is the number of fixed arguments of a
-/// variadic signature (`None` if it is not variadic).
+/// Classifies a signature for Win64 (see [`CallPlan::build`]).
 ///
 /// # Errors
 /// A [`PlanError`] naming the argument (or the return) that cannot be passed by value.
 pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan, PlanError> {
-    let mut plan = CallPlan::default();
-    plan_into(args, ret, nfixed, &mut plan)?;
-    Ok(plan)
+    CallPlan::build(classify_signature, args, ret, nfixed)
 }
 
-/// [`plan`] into an existing plan (which is overwritten; it is left unspecified on error).
-///
-/// # Errors
-/// As [`plan`].
-pub fn plan_into(
+/// The Win64 [`Classifier`](crate::dynamic::plan::Classifier).
+pub fn classify_signature(
     args: &[Type],
     ret: &Type,
     nfixed: Option<usize>,
     plan: &mut CallPlan,
 ) -> Result<(), PlanError> {
-    check_count(args.len())?;
-    check_ret(ret)?;
     let kind = ret.kind();
     let (ret_plan, first_slot) = match kind {
         TypeKind::Void => (RetPlan::Void, 0),
@@ -80,7 +72,6 @@ pub fn plan_into(
     let stack_size = frame_add(0, (8 * nslots).next_multiple_of(16), None)?;
     let mut copies = frame_add(REG_BLOCK, stack_size as usize, None)?;
     let moves = &mut plan.moves;
-    moves.clear();
     for (index, ty) in args.iter().enumerate() {
         check_arg(index, ty, nfixed.is_some_and(|n| index >= n))?;
         let arg = index as u16;
