@@ -29,85 +29,10 @@ use closure_ffi_test_support::dynamic::{
     DynLl, DynNest, DynUni, Pair, Structs, Suite,
 };
 
-/// The C types of `c/dynamic.c`.
-mod ty {
-    use closure_ffi::dynamic::Type;
+#[path = "common/dynamic.rs"]
+mod shared;
 
-    fn st<const N: usize>(members: [Type; N]) -> Type {
-        Type::structure(members).expect("a valid struct")
-    }
-
-    pub fn ff() -> Type {
-        st([Type::F32, Type::F32])
-    }
-    pub fn di() -> Type {
-        st([Type::F64, Type::I32])
-    }
-    pub fn id() -> Type {
-        st([Type::I32, Type::F64])
-    }
-    pub fn ccc() -> Type {
-        st([Type::I8, Type::I8, Type::I8])
-    }
-    pub fn fff() -> Type {
-        st([Type::F32, Type::F32, Type::F32])
-    }
-    pub fn dd() -> Type {
-        st([Type::F64, Type::F64])
-    }
-    pub fn difb() -> Type {
-        st([Type::F64, Type::I32, Type::F32, Type::U8])
-    }
-    pub fn big() -> Type {
-        st([Type::array(Type::I64, 5).expect("a valid array")])
-    }
-    pub fn nest() -> Type {
-        st([ff(), Type::I32])
-    }
-    pub fn farr() -> Type {
-        st([Type::array(Type::F32, 3).expect("a valid array"), Type::I32])
-    }
-    pub fn uni() -> Type {
-        let u = Type::union([Type::F32, Type::U32]).expect("a valid union");
-        st([Type::U8, u, Type::F64])
-    }
-    pub fn deep() -> Type {
-        st([st([st([Type::I16]), Type::F32]), Type::F64])
-    }
-    pub fn ll() -> Type {
-        st([Type::I64, Type::I64])
-    }
-}
-
-/// How a test's closures are made: the convention, and whether their Cifs are compiled to
-/// machine code first (`Cif::compile`: a compiled closure entry) or decoded by the plan
-/// interpreter.
-#[derive(Clone, Copy)]
-struct Mode {
-    abi: Abi,
-    compiled: bool,
-}
-
-impl core::fmt::Debug for Mode {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let how = if self.compiled {
-            "compiled"
-        } else {
-            "interpreted"
-        };
-        write!(f, "{:?} {how}", self.abi)
-    }
-}
-
-impl Mode {
-    /// `cif`, compiled in a compiled mode (where the compiler covers its plan).
-    fn prepare(self, mut cif: Cif) -> Cif {
-        if self.compiled {
-            cif.compile().expect("JIT memory");
-        }
-        cif
-    }
-}
+use shared::{cif, suites, ty, Mode};
 
 const SYSV: Mode = Mode {
     abi: Abi::SysV64,
@@ -121,32 +46,6 @@ const WIN64: Mode = Mode {
     abi: Abi::Win64,
     compiled: false,
 };
-
-/// Every mode with the C functions of its convention.
-fn suites() -> Vec<(Mode, Suite)> {
-    let mut all = Vec::new();
-    for compiled in [false, true] {
-        all.push((
-            Mode {
-                abi: Abi::SysV64,
-                compiled,
-            },
-            c::sysv(),
-        ));
-        all.push((
-            Mode {
-                abi: Abi::Win64,
-                compiled,
-            },
-            c::win64(),
-        ));
-    }
-    all
-}
-
-fn cif<const N: usize>(m: Mode, args: [Type; N], ret: Type) -> Cif {
-    m.prepare(Cif::new(m.abi, args, ret).expect("a valid signature"))
-}
 
 /// Runs `pair`'s checker against a closure with `cif` that calls `body`. `body` returns
 /// `false` when it cannot read an argument or store the result (a panic would abort: it
