@@ -188,13 +188,13 @@ macro_rules! complex_ctypes {
         // SAFETY: Complex<T> is repr(C) {T, T}, the layout of `T _Complex`.
         unsafe impl CType for Complex<$t> {
             fn ffi_type() -> Type {
-                Type::complex(Type::$e).unwrap_or(Type::VOID)
+                Type::$e()
             }
         }
     )*};
 }
 
-complex_ctypes!(f32 => F32, f64 => F64, LongDouble => LONG_DOUBLE);
+complex_ctypes!(f32 => complex_f32, f64 => complex_f64, LongDouble => complex_long_double);
 
 /// An argument for [`Cif::call`]: the address of a value and its C type.
 #[derive(Clone, Copy, Debug)]

@@ -385,30 +385,37 @@ impl Type {
         ) {
             return Err(TypeError::BadComplexElement);
         }
+        Ok(Self::complex_of(element))
+    }
+
+    /// `_Complex element` for a floating-point scalar `element`: two of them, at most 32
+    /// bytes and one level deep, so none of the aggregate limits can fail.
+    fn complex_of(element: Type) -> Type {
         let (size, align) = (element.size() * 2, element.align());
-        Self::aggregate(
-            TypeKind::Complex,
-            alloc::vec![element],
-            Vec::new(),
+        Type(Repr::Aggregate(Arc::new(Aggregate {
+            kind: TypeKind::Complex,
             size,
             align,
-            2,
-        )
+            depth: 1,
+            members: alloc::vec![element],
+            offsets: Vec::new(),
+            len: 2,
+        })))
     }
 
     /// `float _Complex`.
     pub fn complex_f32() -> Type {
-        Self::complex(Type::F32).expect("f32 is a complex element")
+        Self::complex_of(Type::F32)
     }
 
     /// `double _Complex`.
     pub fn complex_f64() -> Type {
-        Self::complex(Type::F64).expect("f64 is a complex element")
+        Self::complex_of(Type::F64)
     }
 
     /// `long double _Complex`.
     pub fn complex_long_double() -> Type {
-        Self::complex(Type::LONG_DOUBLE).expect("long double is a complex element")
+        Self::complex_of(Type::LONG_DOUBLE)
     }
 
     /// This aggregate with its alignment raised to `align` (C's

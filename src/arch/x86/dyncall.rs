@@ -629,64 +629,60 @@ mod fast {
                 }
             }
         }
+        if let RetPlan::Indirect { dst } = plan.ret {
+            r[dst as usize / 8] = rvalue as u64;
+        }
         let stack = plan.stack_size != 0;
-        // SAFETY (all calls below): `fun` has the plan's signature (caller's contract), and
-        // the return registers read are the ones the plan names.
-        match plan.ret {
-            RetPlan::Indirect { dst } => {
-                r[dst as usize / 8] = rvalue as u64;
-                // SAFETY: see above.
-                unsafe { invoke::<u64>(fun, &r, stack) };
-            }
-            RetPlan::Void => {
-                // SAFETY: see above.
-                unsafe { invoke::<u64>(fun, &r, stack) };
-            }
-            RetPlan::Regs {
-                parts,
-                count,
-                widen,
-            } => {
-                let (a, b) = match (count, parts[0].reg, parts[1].reg) {
+        // SAFETY: `fun` has the plan's signature (caller's contract). Each arm calls it
+        // through the Rust return type whose registers are the ones the plan names (rax/rdx,
+        // xmm0/xmm1 or one of each, in order); void and indirect returns read rax and
+        // ignore it.
+        let (a, b) = unsafe {
+            match plan.ret {
+                RetPlan::Regs { parts, count, .. } => match (count, parts[0].reg, parts[1].reg) {
                     (1, RetReg::Int0, _) | (2, RetReg::Int0, RetReg::Int1) => {
-                        // SAFETY: see above.
-                        let Pair(a, b) = unsafe { invoke::<Pair<u64, u64>>(fun, &r, stack) };
+                        let Pair(a, b) = invoke::<Pair<u64, u64>>(fun, &r, stack);
                         (a, b)
                     }
                     (1, RetReg::Vec0, _) | (2, RetReg::Vec0, RetReg::Vec1) => {
-                        // SAFETY: see above.
-                        let Pair(a, b) = unsafe { invoke::<Pair<f64, f64>>(fun, &r, stack) };
+                        let Pair(a, b) = invoke::<Pair<f64, f64>>(fun, &r, stack);
                         (a.to_bits(), b.to_bits())
                     }
                     (_, RetReg::Int0, _) => {
-                        // SAFETY: see above.
-                        let Pair(a, b) = unsafe { invoke::<Pair<u64, f64>>(fun, &r, stack) };
+                        let Pair(a, b) = invoke::<Pair<u64, f64>>(fun, &r, stack);
                         (a, b.to_bits())
                     }
                     _ => {
-                        // SAFETY: see above.
-                        let Pair(a, b) = unsafe { invoke::<Pair<f64, u64>>(fun, &r, stack) };
+                        let Pair(a, b) = invoke::<Pair<f64, u64>>(fun, &r, stack);
                         (a.to_bits(), b)
                     }
-                };
-                if rvalue.is_null() {
-                    return;
-                }
-                // SAFETY: `rvalue` holds the return type, 8 bytes at least for widened
-                // integers (caller's contract); part offsets and lengths lie within it.
-                unsafe {
-                    if let Some(signed) = widen {
-                        let v = extend(a, parts[0].len, signed);
-                        rvalue.cast::<u64>().write_unaligned(v);
-                        return;
-                    }
-                    store_partial(rvalue.add(parts[0].off as usize), a, parts[0].len);
-                    if count == 2 {
-                        store_partial(rvalue.add(parts[1].off as usize), b, parts[1].len);
-                    }
-                }
+                },
+                _ => (invoke::<u64>(fun, &r, stack), 0),
             }
-            RetPlan::X87 { .. } => {}
+        };
+        let RetPlan::Regs {
+            parts,
+            count,
+            widen,
+        } = plan.ret
+        else {
+            return;
+        };
+        if rvalue.is_null() {
+            return;
+        }
+        // SAFETY: `rvalue` holds the return type, 8 bytes at least for widened integers
+        // (caller's contract); part offsets and lengths lie within it.
+        unsafe {
+            if let Some(signed) = widen {
+                let v = extend(a, parts[0].len, signed);
+                rvalue.cast::<u64>().write_unaligned(v);
+                return;
+            }
+            store_partial(rvalue.add(parts[0].off as usize), a, parts[0].len);
+            if count == 2 {
+                store_partial(rvalue.add(parts[1].off as usize), b, parts[1].len);
+            }
         }
     }
 }
