@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::fmt;
 
-use super::plan::{CallPlan, Classifier, PlanError, ValueTypeError};
+use super::plan::{CallPlan, PlanError, ValueTypeError};
 use super::types::Type;
 use super::Abi;
 use crate::arch::x86::dyncall::{self, Convention};
@@ -243,35 +243,50 @@ impl Cif {
         nfixed: Option<usize>,
     ) -> Result<(), CifError> {
         self.entry = None;
-        if Arc::get_mut(&mut self.inner).is_none() {
-            // Shared with clones or closures: they keep the old signature.
-            self.inner = Arc::new(CifInner::empty(abi));
+        match Arc::get_mut(&mut self.inner) {
+            Some(cif) => cif.reinit(abi, args, ret, nfixed),
+            None => {
+                // Shared with clones or closures: they keep the old signature.
+                let mut fresh = CifInner::empty(abi);
+                let result = fresh.reinit(abi, args, ret, nfixed);
+                self.inner = Arc::new(fresh);
+                result
+            }
         }
-        // Unique now, so this never clones.
-        let cif = Arc::make_mut(&mut self.inner);
-        #[cfg(feature = "global_jit_alloc")]
-        {
-            cif.stub = None;
-        }
-        cif.abi = abi;
-        cif.nfixed = nfixed;
-        cif.args.clear();
-        cif.args.extend(args);
-        cif.ret = ret;
-        let result = cif.plan_in_place();
-        if result.is_err() {
-            cif.args.clear();
-            cif.ret = Type::VOID;
-            cif.nfixed = None;
-            // `() -> void` always has a plan.
-            let _ = cif.plan_in_place();
-        }
-        result
     }
 }
 
 impl CifInner {
+    /// Describes another signature, reusing the storage; `() -> void` on error.
+    fn reinit(
+        &mut self,
+        abi: Abi,
+        args: impl IntoIterator<Item = Type>,
+        ret: Type,
+        nfixed: Option<usize>,
+    ) -> Result<(), CifError> {
+        #[cfg(feature = "global_jit_alloc")]
+        {
+            self.stub = None;
+        }
+        self.abi = abi;
+        self.nfixed = nfixed;
+        self.args.clear();
+        self.args.extend(args);
+        self.ret = ret;
+        let result = self.plan_in_place();
+        if result.is_err() {
+            self.args.clear();
+            self.ret = Type::VOID;
+            self.nfixed = None;
+            // `() -> void` always has a plan.
+            let _ = self.plan_in_place();
+        }
+        result
+    }
+
     /// `() -> void` for `abi`, before classification.
+    #[inline(always)]
     fn empty(abi: Abi) -> Self {
         Self {
             abi,
@@ -294,12 +309,17 @@ impl CifInner {
                 });
             }
         }
-        let classifier: Classifier = match self.abi.convention() {
-            Convention::SysV64 => crate::arch::x86::sysv64::classify_signature,
-            Convention::Win64 => crate::arch::x86::win64::classify_signature,
-        };
-        self.plan
-            .rebuild(classifier, &self.args, &self.ret, self.nfixed)?;
+        let (args, ret, nfixed) = (&self.args[..], &self.ret, self.nfixed);
+        match self.abi.convention() {
+            Convention::SysV64 => {
+                let classifier = crate::arch::x86::sysv64::classify_signature;
+                self.plan.rebuild(classifier, args, ret, nfixed)?
+            }
+            Convention::Win64 => {
+                let classifier = crate::arch::x86::win64::classify_signature;
+                self.plan.rebuild(classifier, args, ret, nfixed)?
+            }
+        }
         Ok(())
     }
 }

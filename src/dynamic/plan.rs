@@ -169,18 +169,16 @@ impl Default for CallPlan {
     }
 }
 
-/// An ABI's classifier: fills `plan` (its moves already cleared) for a signature whose
-/// argument count and return type passed the checks every ABI shares.
-pub type Classifier = fn(&[Type], &Type, Option<usize>, &mut CallPlan) -> Result<(), PlanError>;
-
 impl CallPlan {
-    /// Classifies a signature into a new plan with `classifier`. `nfixed` is the number of
-    /// fixed arguments of a variadic signature (`None` if it is not variadic).
+    /// Classifies a signature into a new plan with `classifier`, an ABI's classifier that
+    /// fills a plan (its moves already cleared) once the argument count and the return
+    /// type passed the checks every ABI shares. `nfixed` is the number of fixed arguments
+    /// of a variadic signature (`None` if it is not variadic).
     ///
     /// # Errors
     /// A [`PlanError`] naming the argument (or the return) that cannot be passed by value.
     pub fn build(
-        classifier: Classifier,
+        classifier: impl FnOnce(&[Type], &Type, Option<usize>, &mut CallPlan) -> Result<(), PlanError>,
         args: &[Type],
         ret: &Type,
         nfixed: Option<usize>,
@@ -197,7 +195,7 @@ impl CallPlan {
     /// As [`build`](CallPlan::build).
     pub fn rebuild(
         &mut self,
-        classifier: Classifier,
+        classifier: impl FnOnce(&[Type], &Type, Option<usize>, &mut CallPlan) -> Result<(), PlanError>,
         args: &[Type],
         ret: &Type,
         nfixed: Option<usize>,

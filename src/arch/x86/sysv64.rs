@@ -223,7 +223,7 @@ pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan
     CallPlan::build(classify_signature, args, ret, nfixed)
 }
 
-/// The System V [`Classifier`](crate::dynamic::plan::Classifier).
+/// The System V classifier (see [`CallPlan::build`]).
 pub fn classify_signature(
     args: &[Type],
     ret: &Type,

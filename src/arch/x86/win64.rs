@@ -52,7 +52,7 @@ pub fn plan(args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan
     CallPlan::build(classify_signature, args, ret, nfixed)
 }
 
-/// The Win64 [`Classifier`](crate::dynamic::plan::Classifier).
+/// The Win64 classifier (see [`CallPlan::build`]).
 pub fn classify_signature(
     args: &[Type],
     ret: &Type,
