@@ -1,0 +1,443 @@
+//! Instruction counts of the dynamic layer, for `valgrind --tool=callgrind` (wall-clock time
+//! is noisy on a shared 2-core machine; instruction counts are not).
+//!
+//! `scripts/callgrind-dynamic CASE...` builds this and prints instructions per iteration:
+//! the difference between a run of 2N and a run of N iterations, divided by N, so start-up
+//! cancels out. By hand: `target/release/deps/dynamic_callgrind-* CASE N`.
+//!
+//! Cases (a `_c` suffix compiles the Cif first with `Cif::compile`):
+//! `add2_direct`, `add2_ours`, `add2_libffi` (`u64 (u64, u64)`); `s24_direct`, `s24_ours`,
+//! `s24_libffi` (a 24-byte struct by value and returned); `m8_direct`, `m8_ours`,
+//! `m8_libffi` (8 mixed arguments); `clo_direct`, `clo_checked`, `clo_unchecked`, `clo_raw`,
+//! `clo_libffi` (a closure `u64 (u64, u64)` called through its pointer); `create_ours`,
+//! `create_libffi` (closure create + drop); `prep3_ours`, `prep3_reset`, `prep3_libffi`
+//! (preparing a Cif of 3 scalars).
+
+#![allow(missing_docs)]
+
+#[cfg(target_arch = "x86_64")]
+fn main() {
+    driver::main();
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn main() {}
+
+#[cfg(target_arch = "x86_64")]
+mod driver {
+    use core::ffi::c_void;
+    use core::ptr::{addr_of_mut, null_mut};
+    use std::hint::black_box;
+
+    use closure_ffi::dynamic::{Abi, Args, Cif, Closure, CodePtr, RawClosure, Ret, Type};
+    use libffi::low::{self, ffi_cif, ffi_type, type_tag, types};
+    use libffi::raw;
+
+    type Add2 = extern "C" fn(u64, u64) -> u64;
+    type Mixed8 = extern "C" fn(i32, f64, i64, f32, u8, f64, i16, f64) -> f64;
+    type S24Fn = extern "C" fn(S24) -> S24;
+
+    #[inline(never)]
+    extern "C" fn add2(a: u64, b: u64) -> u64 {
+        a.wrapping_add(b)
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct S24 {
+        d: f64,
+        i: i32,
+        f: f32,
+        b: u8,
+    }
+
+    #[inline(never)]
+    extern "C" fn struct24(s: S24) -> S24 {
+        S24 {
+            d: s.d + 1.0,
+            i: s.i.wrapping_add(1),
+            f: s.f * 0.5,
+            b: s.b ^ 1,
+        }
+    }
+
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    extern "C" fn mixed8(a: i32, b: f64, c: i64, d: f32, e: u8, f: f64, g: i16, h: f64) -> f64 {
+        a as f64 + b + c as f64 + d as f64 + e as f64 + f + g as f64 + h
+    }
+
+    const M8: (i32, f64, i64, f32, u8, f64, i16, f64) =
+        (-1, 2.5, 1 << 40, 0.25, 200, -3.0, -7, 0.125);
+
+    fn m8_types() -> [Type; 8] {
+        [
+            Type::I32,
+            Type::F64,
+            Type::I64,
+            Type::F32,
+            Type::U8,
+            Type::F64,
+            Type::I16,
+            Type::F64,
+        ]
+    }
+
+    fn s24_type() -> Type {
+        Type::structure([Type::F64, Type::I32, Type::F32, Type::U8]).expect("a valid struct")
+    }
+
+    fn add2_cif() -> Cif {
+        Cif::new(Abi::DEFAULT, [Type::U64, Type::U64], Type::U64).expect("a valid Cif")
+    }
+
+    fn code<F: Copy>(f: F) -> CodePtr {
+        assert_eq!(size_of::<F>(), size_of::<*const c_void>());
+        // SAFETY: F is a function-pointer type (pointer-sized, checked above).
+        CodePtr::new(unsafe { core::mem::transmute_copy::<F, *const c_void>(&f) })
+    }
+
+    fn libffi_code<F: Copy>(f: F) -> Option<unsafe extern "C" fn()> {
+        assert_eq!(size_of::<F>(), size_of::<*const c_void>());
+        // SAFETY: F is a function-pointer type; libffi calls it through the matching cif.
+        Some(unsafe { core::mem::transmute_copy::<F, unsafe extern "C" fn()>(&f) })
+    }
+
+    /// A libffi cif over `atypes`, which must outlive it.
+    fn libffi_cif(atypes: &mut [*mut ffi_type], rtype: *mut ffi_type) -> Box<ffi_cif> {
+        let mut cif: Box<ffi_cif> = Box::default();
+        // SAFETY: `cif` is writable; the types are libffi's statics or live descriptors.
+        unsafe {
+            low::prep_cif(
+                &mut *cif,
+                low::ffi_abi_FFI_DEFAULT_ABI,
+                atypes.len(),
+                rtype,
+                atypes.as_mut_ptr(),
+            )
+        }
+        .expect("libffi prepares the cif");
+        cif
+    }
+
+    fn add2_checked(args: &Args<'_>, ret: Ret<'_>) {
+        let sum = args
+            .get::<u64>(0)
+            .unwrap_or(0)
+            .wrapping_add(args.get::<u64>(1).unwrap_or(0));
+        let _ = ret.set(sum);
+    }
+
+    fn add2_unchecked(args: &Args<'_>, ret: Ret<'_>) {
+        // SAFETY: the Cif is `u64 (u64, u64)`.
+        unsafe {
+            let sum = args
+                .get_unchecked::<u64>(0)
+                .wrapping_add(args.get_unchecked::<u64>(1));
+            ret.as_ptr().cast::<u64>().write(sum);
+        }
+    }
+
+    unsafe extern "C" fn add2_raw(
+        _cif: *const Cif,
+        ret: *mut c_void,
+        args: *const *mut c_void,
+        _user: *mut c_void,
+    ) {
+        // SAFETY: the closure's Cif is `u64 (u64, u64)`: two argument pointers to u64 and
+        // an 8-byte return buffer.
+        unsafe {
+            ret.cast::<u64>()
+                .write((*(*args).cast::<u64>()).wrapping_add(*(*args.add(1)).cast::<u64>()))
+        }
+    }
+
+    unsafe extern "C" fn add2_libffi(
+        _cif: &ffi_cif,
+        ret: &mut u64,
+        args: *const *const c_void,
+        _user: &(),
+    ) {
+        // SAFETY: as `add2_raw`, for libffi's closure of the same cif.
+        unsafe { *ret = (*(*args).cast::<u64>()).wrapping_add(*(*args.add(1)).cast::<u64>()) }
+    }
+
+    fn loop_fn(f: Add2, n: u64) -> u64 {
+        let f = black_box(f);
+        let mut x = 0;
+        for _ in 0..n {
+            x = f(black_box(x), 3);
+        }
+        x
+    }
+
+    pub fn main() {
+        let argv: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| a != "--bench")
+            .collect();
+        let (Some(case), Some(n)) = (
+            argv.first(),
+            argv.get(1).and_then(|n| n.parse::<u64>().ok()),
+        ) else {
+            println!("usage: dynamic_callgrind CASE N (see scripts/callgrind-dynamic)");
+            return;
+        };
+        let compile = case.ends_with("_c");
+        let case = case.trim_end_matches("_c");
+        let prepare = |mut cif: Cif| {
+            if compile {
+                assert!(
+                    cif.compile().expect("JIT memory"),
+                    "the compiler covers this plan"
+                );
+            }
+            cif
+        };
+        let out: u64 = match case {
+            "add2_direct" | "clo_direct" => loop_fn(add2, n),
+            "add2_ours" => {
+                let cif = prepare(add2_cif());
+                let fun = code::<Add2>(black_box(add2));
+                let mut x = 0u64;
+                for _ in 0..n {
+                    let (mut p, mut q, mut r) = (black_box(x), 3u64, 0u64);
+                    let avalue = [addr_of_mut!(p).cast(), addr_of_mut!(q).cast()];
+                    // SAFETY: `add2` has the Cif's signature; the arguments are u64s.
+                    unsafe { cif.call_raw(fun, addr_of_mut!(r).cast(), avalue.as_ptr()) };
+                    x = r;
+                }
+                x
+            }
+            "add2_libffi" => {
+                let mut atypes = [addr_of_mut!(types::uint64), addr_of_mut!(types::uint64)];
+                let mut cif = libffi_cif(&mut atypes, addr_of_mut!(types::uint64));
+                let fun = libffi_code::<Add2>(black_box(add2));
+                let mut x = 0u64;
+                for _ in 0..n {
+                    let (mut p, mut q, mut r) = (black_box(x), 3u64, 0u64);
+                    let mut avalue = [addr_of_mut!(p).cast(), addr_of_mut!(q).cast()];
+                    // SAFETY: as above, through libffi.
+                    unsafe {
+                        raw::ffi_call(&mut *cif, fun, addr_of_mut!(r).cast(), avalue.as_mut_ptr())
+                    };
+                    x = r;
+                }
+                x
+            }
+            "s24_direct" | "s24_ours" | "s24_libffi" => {
+                let mut s = S24 {
+                    d: 0.0,
+                    i: 1,
+                    f: 2.0,
+                    b: 3,
+                };
+                if case == "s24_direct" {
+                    let f: S24Fn = black_box(struct24);
+                    for _ in 0..n {
+                        s = f(black_box(s));
+                    }
+                } else if case == "s24_ours" {
+                    let cif = prepare(
+                        Cif::new(Abi::DEFAULT, [s24_type()], s24_type()).expect("a valid Cif"),
+                    );
+                    let fun = code::<S24Fn>(black_box(struct24));
+                    for _ in 0..n {
+                        let mut arg = black_box(s);
+                        let avalue = [addr_of_mut!(arg).cast()];
+                        // SAFETY: `struct24` has the Cif's signature; `s` holds the result.
+                        unsafe { cif.call_raw(fun, addr_of_mut!(s).cast(), avalue.as_ptr()) };
+                    }
+                } else {
+                    let mut elements = [
+                        addr_of_mut!(types::double),
+                        addr_of_mut!(types::sint32),
+                        addr_of_mut!(types::float),
+                        addr_of_mut!(types::uint8),
+                        null_mut(),
+                    ];
+                    let mut st = ffi_type {
+                        type_: type_tag::STRUCT,
+                        elements: elements.as_mut_ptr(),
+                        ..Default::default()
+                    };
+                    let ty: *mut ffi_type = &mut st;
+                    let mut atypes = [ty];
+                    let mut cif = libffi_cif(&mut atypes, ty);
+                    let fun = libffi_code::<S24Fn>(black_box(struct24));
+                    for _ in 0..n {
+                        let mut arg = black_box(s);
+                        let mut avalue = [addr_of_mut!(arg).cast()];
+                        // SAFETY: as above, through libffi.
+                        unsafe {
+                            raw::ffi_call(
+                                &mut *cif,
+                                fun,
+                                addr_of_mut!(s).cast(),
+                                avalue.as_mut_ptr(),
+                            )
+                        };
+                    }
+                }
+                s.i as u64
+            }
+            "m8_direct" => {
+                let f: Mixed8 = black_box(mixed8);
+                let mut acc = 0f64;
+                for _ in 0..n {
+                    let (a, b, c, d, e, x, y, z) = black_box(M8);
+                    acc += f(a, b, c, d, e, x, y, z);
+                }
+                acc as u64
+            }
+            "m8_ours" | "m8_libffi" => {
+                let cif =
+                    prepare(Cif::new(Abi::DEFAULT, m8_types(), Type::F64).expect("a valid Cif"));
+                let mut atypes = [
+                    addr_of_mut!(types::sint32),
+                    addr_of_mut!(types::double),
+                    addr_of_mut!(types::sint64),
+                    addr_of_mut!(types::float),
+                    addr_of_mut!(types::uint8),
+                    addr_of_mut!(types::double),
+                    addr_of_mut!(types::sint16),
+                    addr_of_mut!(types::double),
+                ];
+                let mut ffi = libffi_cif(&mut atypes, addr_of_mut!(types::double));
+                let (fun, ffi_fun) = (
+                    code::<Mixed8>(black_box(mixed8)),
+                    libffi_code::<Mixed8>(black_box(mixed8)),
+                );
+                let mut acc = 0f64;
+                for _ in 0..n {
+                    let (mut a, mut b, mut c, mut d, mut e, mut x, mut y, mut z) = black_box(M8);
+                    let mut avalue: [*mut c_void; 8] = [
+                        addr_of_mut!(a).cast(),
+                        addr_of_mut!(b).cast(),
+                        addr_of_mut!(c).cast(),
+                        addr_of_mut!(d).cast(),
+                        addr_of_mut!(e).cast(),
+                        addr_of_mut!(x).cast(),
+                        addr_of_mut!(y).cast(),
+                        addr_of_mut!(z).cast(),
+                    ];
+                    let mut r = 0f64;
+                    // SAFETY: `mixed8` has the signature of both cifs; the values match it.
+                    unsafe {
+                        if case == "m8_ours" {
+                            cif.call_raw(fun, addr_of_mut!(r).cast(), avalue.as_ptr());
+                        } else {
+                            raw::ffi_call(
+                                &mut *ffi,
+                                ffi_fun,
+                                addr_of_mut!(r).cast(),
+                                avalue.as_mut_ptr(),
+                            );
+                        }
+                    }
+                    acc += r;
+                }
+                acc as u64
+            }
+            "clo_checked" | "clo_unchecked" => {
+                let callback = if case == "clo_checked" {
+                    add2_checked
+                } else {
+                    add2_unchecked
+                };
+                let closure = Closure::new(prepare(add2_cif()), callback).expect("a closure");
+                // SAFETY: the closure's Cif is `u64 (u64, u64)`; it outlives the loop.
+                loop_fn(unsafe { closure.fn_ptr() }, n)
+            }
+            "clo_raw" => {
+                // SAFETY: `add2_raw` ignores its user data.
+                let closure =
+                    unsafe { RawClosure::from_raw(prepare(add2_cif()), add2_raw, null_mut()) }
+                        .expect("a closure");
+                // SAFETY: as above.
+                loop_fn(unsafe { closure.fn_ptr() }, n)
+            }
+            "clo_libffi" => {
+                let mut atypes = [addr_of_mut!(types::uint64), addr_of_mut!(types::uint64)];
+                let mut cif = libffi_cif(&mut atypes, addr_of_mut!(types::uint64));
+                let (closure, code) = low::closure_alloc();
+                // SAFETY: a fresh closure and a cif of the callback's signature, both live
+                // until the closure is freed below.
+                unsafe { low::prep_closure(closure, &mut *cif, add2_libffi, &(), code) }
+                    .expect("libffi closure");
+                // SAFETY: the code has the cif's signature.
+                let x = loop_fn(
+                    unsafe { core::mem::transmute::<*mut c_void, Add2>(code.as_mut_ptr()) },
+                    n,
+                );
+                // SAFETY: the closure is no longer called.
+                unsafe { low::closure_free(closure) };
+                x
+            }
+            "create_ours" => {
+                let cif = prepare(add2_cif());
+                for _ in 0..n {
+                    let closure = Closure::new(cif.clone(), add2_unchecked).expect("a closure");
+                    black_box(closure.code_ptr());
+                }
+                0
+            }
+            "create_libffi" => {
+                let mut atypes = [addr_of_mut!(types::uint64), addr_of_mut!(types::uint64)];
+                let mut cif = libffi_cif(&mut atypes, addr_of_mut!(types::uint64));
+                for _ in 0..n {
+                    let (closure, code) = low::closure_alloc();
+                    // SAFETY: as in `clo_libffi`.
+                    unsafe { low::prep_closure(closure, &mut *cif, add2_libffi, &(), code) }
+                        .expect("libffi closure");
+                    black_box(code.as_ptr());
+                    // SAFETY: never called.
+                    unsafe { low::closure_free(closure) };
+                }
+                0
+            }
+            "prep3_ours" => {
+                for _ in 0..n {
+                    black_box(
+                        Cif::new(Abi::DEFAULT, [Type::I64, Type::I64, Type::I64], Type::I64)
+                            .expect("a valid Cif"),
+                    );
+                }
+                0
+            }
+            "prep3_reset" => {
+                let mut cif = add2_cif();
+                for _ in 0..n {
+                    cif.reset(Abi::DEFAULT, [Type::I64, Type::I64, Type::I64], Type::I64)
+                        .expect("a valid Cif");
+                    black_box(&cif);
+                }
+                0
+            }
+            "prep3_libffi" => {
+                let mut cif = ffi_cif::default();
+                let mut atypes = [addr_of_mut!(types::sint64); 3];
+                for _ in 0..n {
+                    // SAFETY: `cif` is writable; the types are libffi's statics.
+                    unsafe {
+                        low::prep_cif(
+                            &mut cif,
+                            low::ffi_abi_FFI_DEFAULT_ABI,
+                            3,
+                            addr_of_mut!(types::sint64),
+                            atypes.as_mut_ptr(),
+                        )
+                    }
+                    .expect("libffi prepares the cif");
+                    black_box(&mut cif);
+                }
+                0
+            }
+            other => {
+                eprintln!("unknown case {other} (see the file's docs)");
+                std::process::exit(2);
+            }
+        };
+        println!("{case} {n} {out}");
+    }
+}
