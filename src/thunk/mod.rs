@@ -108,7 +108,7 @@ pub(crate) struct AllocatedThunk<A: JitAlloc> {
     pub(crate) entry: *const u8,
     /// Start of the allocation (its executable view); null when nothing was allocated.
     pub(crate) alloc_rx: *const u8,
-    /// Writable view of the [`OnceHeader`], for `FnOnce` thunks; null otherwise.
+    /// Writable view of the [`OnceHeader`](once::OnceHeader), for `FnOnce` thunks; null otherwise.
     pub(crate) once_header: *mut once::OnceHeader,
     pub(crate) alloc: A,
 }
@@ -127,7 +127,7 @@ impl<A: JitAlloc> AllocatedThunk<A> {
 
     /// Creates a thunk copy of `template` whose stub loads `ctx`.
     ///
-    /// With `once = true`, a [`OnceHeader`] is placed after the code (in the same
+    /// With `once = true`, a [`OnceHeader`](once::OnceHeader) is placed after the code (in the same
     /// allocation) and the stub loads a pointer to it instead; the header points to `ctx`.
     ///
     /// # Safety

@@ -1,0 +1,172 @@
+//! The x86_64 executor of call plans: the call trampolines and the closure entries for
+//! System V and Win64, the Rust halves that marshal by the plan, and the installation of a
+//! Cif's compiled code.
+//!
+//! Only this module runs dynamic-layer machine code; the classifiers beside it
+//! (`sysv64.rs`, `win64.rs`) and the code generator (`jitcall.rs`) are plain functions over
+//! types and bytes.
+//!
+//! - `call.rs`: calls (assembly trampolines, the Rust fast path, marshalling);
+//! - `closure.rs`: closure trampolines and entries, decoding arguments by the plan;
+//! - `compiled.rs`: a Cif's compiled call stub and closure entry in JIT memory.
+
+use core::mem::size_of;
+
+/// Defines a global function in assembly, `asm_function!("name", [template strings,] operands)`,
+/// with the directives debuggers and profilers need (type, CFI start and end, size).
+macro_rules! asm_function {
+    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
+        core::arch::global_asm!(
+            ".text",
+            ".p2align 4",
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",@function"),
+            concat!($name, ":"),
+            ".cfi_startproc",
+            $($body)*
+            ".cfi_endproc",
+            concat!(".size ", $name, ", . - ", $name),
+            $($($operands)*)?
+        );
+    };
+}
+
+/// `push rbp; mov rbp, rsp` with its CFI: the frame every function below keeps.
+macro_rules! frame_prologue {
+    () => {
+        concat!(
+            "push rbp\n",
+            ".cfi_def_cfa_offset 16\n",
+            ".cfi_offset rbp, -16\n",
+            "mov rbp, rsp\n",
+            ".cfi_def_cfa_register rbp",
+        )
+    };
+}
+
+/// Reserves `$reg` bytes (a multiple of 16) below rsp, touching every page on the way down
+/// so that a large frame cannot jump over the guard page. Clobbers `$reg` and labels 2, 3.
+macro_rules! probe_and_reserve {
+    ($reg:literal) => {
+        concat!(
+            "2:\n",
+            "cmp ",
+            $reg,
+            ", 4096\n",
+            "jb 3f\n",
+            "sub rsp, 4096\n",
+            "or qword ptr [rsp], 0\n",
+            "sub ",
+            $reg,
+            ", 4096\n",
+            "jmp 2b\n",
+            "3:\n",
+            "sub rsp, ",
+            $reg,
+        )
+    };
+}
+
+mod call;
+mod closure;
+#[cfg(feature = "global_jit_alloc")]
+mod compiled;
+
+pub(crate) use call::call;
+pub(crate) use closure::{
+    closure_entry, scratch_bytes, trampoline, ClosureHeader, TRAMPOLINE_SIZE,
+};
+#[cfg(feature = "global_jit_alloc")]
+pub(crate) use compiled::Compiled;
+
+/// A compiled call stub's entry: `(fun, rvalue, avalue)`.
+pub(crate) type StubEntry = unsafe extern "sysv64" fn(*const u8, *mut u8, *const *const u8);
+
+/// Registers a call returns in, stored by the call trampoline; and the registers a closure
+/// returns in, loaded by the closure entry.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct RetRegs {
+    rax: u64,
+    rdx: u64,
+    xmm0: [u8; 16],
+    xmm1: [u8; 16],
+    /// x87 st0 (10 bytes used).
+    st0: [u8; 16],
+    /// x87 st1 (10 bytes used).
+    st1: [u8; 16],
+    /// Pads to 96 bytes, the size the entries reserve.
+    _pad: [u64; 2],
+}
+
+const RET_REGS: usize = size_of::<RetRegs>();
+const _: () = assert!(RET_REGS == 96);
+
+/// Which trampoline pair executes a plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Convention {
+    SysV64,
+    Win64,
+}
+
+/// Loads `len` (1..=8) bytes zero-extended.
+///
+/// # Safety
+/// `src..src + len` must be readable.
+#[inline(always)]
+unsafe fn load_zx(src: *const u8, len: u32) -> u64 {
+    // SAFETY: in every arm, the caller guarantees `len` readable bytes at `src`.
+    unsafe {
+        match len {
+            8 => src.cast::<u64>().read_unaligned(),
+            4 => src.cast::<u32>().read_unaligned() as u64,
+            1 => *src as u64,
+            2 => src.cast::<u16>().read_unaligned() as u64,
+            _ => {
+                let mut bytes = [0u8; 8];
+                core::ptr::copy_nonoverlapping(src, bytes.as_mut_ptr(), len.min(8) as usize);
+                u64::from_le_bytes(bytes)
+            }
+        }
+    }
+}
+
+/// Loads `len` (1, 2 or 4) bytes sign-extended.
+///
+/// # Safety
+/// `src..src + len` must be readable.
+#[inline(always)]
+unsafe fn load_sx(src: *const u8, len: u32) -> i64 {
+    // SAFETY: in every arm, the caller guarantees `len` readable bytes at `src`.
+    unsafe {
+        match len {
+            1 => *src.cast::<i8>() as i64,
+            2 => src.cast::<i16>().read_unaligned() as i64,
+            4 => src.cast::<i32>().read_unaligned() as i64,
+            _ => load_zx(src, len) as i64,
+        }
+    }
+}
+
+/// The low `len` bytes of `value`, sign- or zero-extended to 64 bits.
+fn extend(value: u64, len: u8, signed: bool) -> u64 {
+    let shift = 64 - 8 * u32::from(len.clamp(1, 8));
+    if signed {
+        (((value << shift) as i64) >> shift) as u64
+    } else {
+        (value << shift) >> shift
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension() {
+        assert_eq!(extend(0xFFFF_FF80, 1, true), u64::MAX - 127);
+        assert_eq!(extend(0xFFFF_FF80, 1, false), 0x80);
+        assert_eq!(extend(0x1234_8000, 2, true), 0xFFFF_FFFF_FFFF_8000);
+        assert_eq!(extend(u64::MAX, 8, false), u64::MAX);
+    }
+}
