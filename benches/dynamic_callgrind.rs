@@ -24,84 +24,18 @@ fn main() {
 fn main() {}
 
 #[cfg(target_arch = "x86_64")]
+mod common;
+
+#[cfg(target_arch = "x86_64")]
 mod driver {
+    use crate::common::*;
     use core::ffi::c_void;
     use core::ptr::{addr_of_mut, null_mut};
     use std::hint::black_box;
 
-    use closure_ffi::dynamic::{Abi, Args, Cif, Closure, CodePtr, RawClosure, Ret, Type};
+    use closure_ffi::dynamic::{Abi, Cif, Closure, RawClosure, Type};
     use libffi::low::{self, ffi_cif, ffi_type, type_tag, types};
     use libffi::raw;
-
-    type Add2 = extern "C" fn(u64, u64) -> u64;
-    type Mixed8 = extern "C" fn(i32, f64, i64, f32, u8, f64, i16, f64) -> f64;
-    type S24Fn = extern "C" fn(S24) -> S24;
-
-    #[inline(never)]
-    extern "C" fn add2(a: u64, b: u64) -> u64 {
-        a.wrapping_add(b)
-    }
-
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct S24 {
-        d: f64,
-        i: i32,
-        f: f32,
-        b: u8,
-    }
-
-    #[inline(never)]
-    extern "C" fn struct24(s: S24) -> S24 {
-        S24 {
-            d: s.d + 1.0,
-            i: s.i.wrapping_add(1),
-            f: s.f * 0.5,
-            b: s.b ^ 1,
-        }
-    }
-
-    #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    extern "C" fn mixed8(a: i32, b: f64, c: i64, d: f32, e: u8, f: f64, g: i16, h: f64) -> f64 {
-        a as f64 + b + c as f64 + d as f64 + e as f64 + f + g as f64 + h
-    }
-
-    const M8: (i32, f64, i64, f32, u8, f64, i16, f64) =
-        (-1, 2.5, 1 << 40, 0.25, 200, -3.0, -7, 0.125);
-
-    fn m8_types() -> [Type; 8] {
-        [
-            Type::I32,
-            Type::F64,
-            Type::I64,
-            Type::F32,
-            Type::U8,
-            Type::F64,
-            Type::I16,
-            Type::F64,
-        ]
-    }
-
-    fn s24_type() -> Type {
-        Type::structure([Type::F64, Type::I32, Type::F32, Type::U8]).expect("a valid struct")
-    }
-
-    fn add2_cif() -> Cif {
-        Cif::new(Abi::DEFAULT, [Type::U64, Type::U64], Type::U64).expect("a valid Cif")
-    }
-
-    fn code<F: Copy>(f: F) -> CodePtr {
-        assert_eq!(size_of::<F>(), size_of::<*const c_void>());
-        // SAFETY: F is a function-pointer type (pointer-sized, checked above).
-        CodePtr::new(unsafe { core::mem::transmute_copy::<F, *const c_void>(&f) })
-    }
-
-    fn libffi_code<F: Copy>(f: F) -> Option<unsafe extern "C" fn()> {
-        assert_eq!(size_of::<F>(), size_of::<*const c_void>());
-        // SAFETY: F is a function-pointer type; libffi calls it through the matching cif.
-        Some(unsafe { core::mem::transmute_copy::<F, unsafe extern "C" fn()>(&f) })
-    }
 
     /// A libffi cif over `atypes`, which must outlive it.
     fn libffi_cif(atypes: &mut [*mut ffi_type], rtype: *mut ffi_type) -> Box<ffi_cif> {
@@ -118,48 +52,6 @@ mod driver {
         }
         .expect("libffi prepares the cif");
         cif
-    }
-
-    fn add2_checked(args: &Args<'_>, ret: Ret<'_>) {
-        let sum = args
-            .get::<u64>(0)
-            .unwrap_or(0)
-            .wrapping_add(args.get::<u64>(1).unwrap_or(0));
-        let _ = ret.set(sum);
-    }
-
-    fn add2_unchecked(args: &Args<'_>, ret: Ret<'_>) {
-        // SAFETY: the Cif is `u64 (u64, u64)`.
-        unsafe {
-            let sum = args
-                .get_unchecked::<u64>(0)
-                .wrapping_add(args.get_unchecked::<u64>(1));
-            ret.as_ptr().cast::<u64>().write(sum);
-        }
-    }
-
-    unsafe extern "C" fn add2_raw(
-        _cif: *const Cif,
-        ret: *mut c_void,
-        args: *const *mut c_void,
-        _user: *mut c_void,
-    ) {
-        // SAFETY: the closure's Cif is `u64 (u64, u64)`: two argument pointers to u64 and
-        // an 8-byte return buffer.
-        unsafe {
-            ret.cast::<u64>()
-                .write((*(*args).cast::<u64>()).wrapping_add(*(*args.add(1)).cast::<u64>()))
-        }
-    }
-
-    unsafe extern "C" fn add2_libffi(
-        _cif: &ffi_cif,
-        ret: &mut u64,
-        args: *const *const c_void,
-        _user: &(),
-    ) {
-        // SAFETY: as `add2_raw`, for libffi's closure of the same cif.
-        unsafe { *ret = (*(*args).cast::<u64>()).wrapping_add(*(*args.add(1)).cast::<u64>()) }
     }
 
     fn loop_fn(f: Add2, n: u64) -> u64 {
@@ -198,7 +90,7 @@ mod driver {
             "add2_direct" | "clo_direct" => loop_fn(add2, n),
             "add2_ours" => {
                 let cif = prepare(add2_cif());
-                let fun = code::<Add2>(black_box(add2));
+                let fun = code_ptr::<Add2>(black_box(add2));
                 let mut x = 0u64;
                 for _ in 0..n {
                     let (mut p, mut q, mut r) = (black_box(x), 3u64, 0u64);
@@ -212,7 +104,7 @@ mod driver {
             "add2_libffi" => {
                 let mut atypes = [addr_of_mut!(types::uint64), addr_of_mut!(types::uint64)];
                 let mut cif = libffi_cif(&mut atypes, addr_of_mut!(types::uint64));
-                let fun = libffi_code::<Add2>(black_box(add2));
+                let fun = libffi_fn::<Add2>(black_box(add2));
                 let mut x = 0u64;
                 for _ in 0..n {
                     let (mut p, mut q, mut r) = (black_box(x), 3u64, 0u64);
@@ -233,7 +125,7 @@ mod driver {
                     b: 3,
                 };
                 if case == "s24_direct" {
-                    let f: S24Fn = black_box(struct24);
+                    let f: Struct24Fn = black_box(struct24);
                     for _ in 0..n {
                         s = f(black_box(s));
                     }
@@ -241,7 +133,7 @@ mod driver {
                     let cif = prepare(
                         Cif::new(Abi::DEFAULT, [s24_type()], s24_type()).expect("a valid Cif"),
                     );
-                    let fun = code::<S24Fn>(black_box(struct24));
+                    let fun = code_ptr::<Struct24Fn>(black_box(struct24));
                     for _ in 0..n {
                         let mut arg = black_box(s);
                         let avalue = [addr_of_mut!(arg).cast()];
@@ -264,7 +156,7 @@ mod driver {
                     let ty: *mut ffi_type = &mut st;
                     let mut atypes = [ty];
                     let mut cif = libffi_cif(&mut atypes, ty);
-                    let fun = libffi_code::<S24Fn>(black_box(struct24));
+                    let fun = libffi_fn::<Struct24Fn>(black_box(struct24));
                     for _ in 0..n {
                         let mut arg = black_box(s);
                         let mut avalue = [addr_of_mut!(arg).cast()];
@@ -285,14 +177,15 @@ mod driver {
                 let f: Mixed8 = black_box(mixed8);
                 let mut acc = 0f64;
                 for _ in 0..n {
-                    let (a, b, c, d, e, x, y, z) = black_box(M8);
+                    let (a, b, c, d, e, x, y, z) = black_box(MIXED8_ARGS);
                     acc += f(a, b, c, d, e, x, y, z);
                 }
                 acc as u64
             }
             "m8_ours" | "m8_libffi" => {
-                let cif =
-                    prepare(Cif::new(Abi::DEFAULT, m8_types(), Type::F64).expect("a valid Cif"));
+                let cif = prepare(
+                    Cif::new(Abi::DEFAULT, mixed8_types(), Type::F64).expect("a valid Cif"),
+                );
                 let mut atypes = [
                     addr_of_mut!(types::sint32),
                     addr_of_mut!(types::double),
@@ -305,12 +198,13 @@ mod driver {
                 ];
                 let mut ffi = libffi_cif(&mut atypes, addr_of_mut!(types::double));
                 let (fun, ffi_fun) = (
-                    code::<Mixed8>(black_box(mixed8)),
-                    libffi_code::<Mixed8>(black_box(mixed8)),
+                    code_ptr::<Mixed8>(black_box(mixed8)),
+                    libffi_fn::<Mixed8>(black_box(mixed8)),
                 );
                 let mut acc = 0f64;
                 for _ in 0..n {
-                    let (mut a, mut b, mut c, mut d, mut e, mut x, mut y, mut z) = black_box(M8);
+                    let (mut a, mut b, mut c, mut d, mut e, mut x, mut y, mut z) =
+                        black_box(MIXED8_ARGS);
                     let mut avalue: [*mut c_void; 8] = [
                         addr_of_mut!(a).cast(),
                         addr_of_mut!(b).cast(),
