@@ -54,7 +54,7 @@ mod x86_64 {
         Abi, Cif, Closure, CodePtr, RawClosure, Type, TypedCif, TypedClosure,
     };
     use criterion::{criterion_group, Criterion};
-    use libffi::low::{self, ffi_cif, ffi_type, type_tag, types};
+    use libffi::low::{self, ffi_cif, types};
     use libffi::raw;
 
     /// `cif` compiled, or `None` if [`Cif::compile`] declines its plan.
@@ -70,90 +70,6 @@ mod x86_64 {
         let mut out = vec![("ours", cif)];
         out.extend(compiled.map(|c| ("ours_compiled", c)));
         out
-    }
-
-    // ---- libffi fixtures ------------------------------------------------------------------
-
-    /// A prepared libffi call interface with the type arrays it points into (boxed, so the
-    /// pointers stay valid when the fixture moves).
-    struct FfiCif {
-        cif: Box<ffi_cif>,
-        _atypes: Box<[*mut ffi_type]>,
-        _elements: Option<Box<[*mut ffi_type]>>,
-        _struct_type: Option<Box<ffi_type>>,
-    }
-
-    impl FfiCif {
-        /// Prepares `cif` for `atypes -> rtype` (the default ABI).
-        fn new(mut atypes: Box<[*mut ffi_type]>, rtype: *mut ffi_type) -> Self {
-            let mut cif: Box<ffi_cif> = Box::default();
-            // SAFETY: `atypes` holds `atypes.len()` valid type pointers, which the fixture keeps
-            // alive as long as the cif.
-            unsafe {
-                low::prep_cif(
-                    &mut *cif,
-                    low::ffi_abi_FFI_DEFAULT_ABI,
-                    atypes.len(),
-                    rtype,
-                    atypes.as_mut_ptr(),
-                )
-            }
-            .expect("ffi_prep_cif");
-            Self {
-                cif,
-                _atypes: atypes,
-                _elements: None,
-                _struct_type: None,
-            }
-        }
-
-        fn add2() -> Self {
-            Self::new(
-                Box::new([addr_of_mut!(types::uint64), addr_of_mut!(types::uint64)]),
-                addr_of_mut!(types::uint64),
-            )
-        }
-
-        fn mixed8() -> Self {
-            Self::new(Box::new(ffi_mixed8_types()), addr_of_mut!(types::double))
-        }
-
-        fn struct24() -> Self {
-            let mut elements: Box<[*mut ffi_type]> = Box::new([
-                addr_of_mut!(types::double),
-                addr_of_mut!(types::sint32),
-                addr_of_mut!(types::float),
-                addr_of_mut!(types::uint8),
-                null_mut(),
-            ]);
-            let mut struct_type = Box::new(ffi_type {
-                type_: type_tag::STRUCT,
-                elements: elements.as_mut_ptr(),
-                ..Default::default()
-            });
-            let ty: *mut ffi_type = &mut *struct_type;
-            let mut this = Self::new(Box::new([ty]), ty);
-            this._elements = Some(elements);
-            this._struct_type = Some(struct_type);
-            this
-        }
-
-        fn as_ptr(&mut self) -> *mut ffi_cif {
-            &mut *self.cif
-        }
-    }
-
-    fn ffi_mixed8_types() -> [*mut ffi_type; 8] {
-        [
-            addr_of_mut!(types::sint32),
-            addr_of_mut!(types::double),
-            addr_of_mut!(types::sint64),
-            addr_of_mut!(types::float),
-            addr_of_mut!(types::uint8),
-            addr_of_mut!(types::double),
-            addr_of_mut!(types::sint16),
-            addr_of_mut!(types::double),
-        ]
     }
 
     // ---- Calls ----------------------------------------------------------------------------
@@ -322,37 +238,6 @@ mod x86_64 {
     }
 
     // ---- Closures -------------------------------------------------------------------------
-
-    /// A libffi closure (low API): allocated, prepared, freed on drop.
-    struct FfiClosure {
-        closure: *mut low::ffi_closure,
-        code: low::CodePtr,
-    }
-
-    impl FfiClosure {
-        /// # Safety
-        /// `cif` must be prepared for `u64 (u64, u64)` and outlive the closure.
-        unsafe fn new(cif: *mut ffi_cif) -> Self {
-            let (closure, code) = low::closure_alloc();
-            // SAFETY: `closure` is freshly allocated with `code` its executable address, and
-            // `cif` matches the callback (the function's contract); the user data is a ZST.
-            unsafe { low::prep_closure(closure, cif, add2_libffi, &(), code) }
-                .expect("ffi_prep_closure_loc");
-            Self { closure, code }
-        }
-
-        fn fn_ptr(&self) -> Add2 {
-            // SAFETY: the code has the signature `u64 (u64, u64)` (`new`'s contract).
-            unsafe { core::mem::transmute::<*mut c_void, Add2>(self.code.as_mut_ptr()) }
-        }
-    }
-
-    impl Drop for FfiClosure {
-        fn drop(&mut self) {
-            // SAFETY: `closure` came from `closure_alloc` and is freed once, here.
-            unsafe { low::closure_free(self.closure) }
-        }
-    }
 
     fn closure_call(c: &mut Criterion) {
         fn bench(

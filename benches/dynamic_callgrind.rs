@@ -34,25 +34,8 @@ mod driver {
     use std::hint::black_box;
 
     use closure_ffi::dynamic::{Abi, Cif, Closure, RawClosure, Type};
-    use libffi::low::{self, ffi_cif, ffi_type, type_tag, types};
+    use libffi::low::{self, ffi_cif, types};
     use libffi::raw;
-
-    /// A libffi cif over `atypes`, which must outlive it.
-    fn libffi_cif(atypes: &mut [*mut ffi_type], rtype: *mut ffi_type) -> Box<ffi_cif> {
-        let mut cif: Box<ffi_cif> = Box::default();
-        // SAFETY: `cif` is writable; the types are libffi's statics or live descriptors.
-        unsafe {
-            low::prep_cif(
-                &mut *cif,
-                low::ffi_abi_FFI_DEFAULT_ABI,
-                atypes.len(),
-                rtype,
-                atypes.as_mut_ptr(),
-            )
-        }
-        .expect("libffi prepares the cif");
-        cif
-    }
 
     fn loop_fn(f: Add2, n: u64) -> u64 {
         let f = black_box(f);
@@ -102,8 +85,7 @@ mod driver {
                 x
             }
             "add2_libffi" => {
-                let mut atypes = [addr_of_mut!(types::uint64), addr_of_mut!(types::uint64)];
-                let mut cif = libffi_cif(&mut atypes, addr_of_mut!(types::uint64));
+                let mut ffi = FfiCif::add2();
                 let fun = libffi_fn::<Add2>(black_box(add2));
                 let mut x = 0u64;
                 for _ in 0..n {
@@ -111,7 +93,12 @@ mod driver {
                     let mut avalue = [addr_of_mut!(p).cast(), addr_of_mut!(q).cast()];
                     // SAFETY: as above, through libffi.
                     unsafe {
-                        raw::ffi_call(&mut *cif, fun, addr_of_mut!(r).cast(), avalue.as_mut_ptr())
+                        raw::ffi_call(
+                            ffi.as_ptr(),
+                            fun,
+                            addr_of_mut!(r).cast(),
+                            avalue.as_mut_ptr(),
+                        )
                     };
                     x = r;
                 }
@@ -141,21 +128,7 @@ mod driver {
                         unsafe { cif.call_raw(fun, addr_of_mut!(s).cast(), avalue.as_ptr()) };
                     }
                 } else {
-                    let mut elements = [
-                        addr_of_mut!(types::double),
-                        addr_of_mut!(types::sint32),
-                        addr_of_mut!(types::float),
-                        addr_of_mut!(types::uint8),
-                        null_mut(),
-                    ];
-                    let mut st = ffi_type {
-                        type_: type_tag::STRUCT,
-                        elements: elements.as_mut_ptr(),
-                        ..Default::default()
-                    };
-                    let ty: *mut ffi_type = &mut st;
-                    let mut atypes = [ty];
-                    let mut cif = libffi_cif(&mut atypes, ty);
+                    let mut ffi = FfiCif::struct24();
                     let fun = libffi_fn::<Struct24Fn>(black_box(struct24));
                     for _ in 0..n {
                         let mut arg = black_box(s);
@@ -163,7 +136,7 @@ mod driver {
                         // SAFETY: as above, through libffi.
                         unsafe {
                             raw::ffi_call(
-                                &mut *cif,
+                                ffi.as_ptr(),
                                 fun,
                                 addr_of_mut!(s).cast(),
                                 avalue.as_mut_ptr(),
@@ -186,17 +159,7 @@ mod driver {
                 let cif = prepare(
                     Cif::new(Abi::DEFAULT, mixed8_types(), Type::F64).expect("a valid Cif"),
                 );
-                let mut atypes = [
-                    addr_of_mut!(types::sint32),
-                    addr_of_mut!(types::double),
-                    addr_of_mut!(types::sint64),
-                    addr_of_mut!(types::float),
-                    addr_of_mut!(types::uint8),
-                    addr_of_mut!(types::double),
-                    addr_of_mut!(types::sint16),
-                    addr_of_mut!(types::double),
-                ];
-                let mut ffi = libffi_cif(&mut atypes, addr_of_mut!(types::double));
+                let mut ffi = FfiCif::mixed8();
                 let (fun, ffi_fun) = (
                     code_ptr::<Mixed8>(black_box(mixed8)),
                     libffi_fn::<Mixed8>(black_box(mixed8)),
@@ -222,7 +185,7 @@ mod driver {
                             cif.call_raw(fun, addr_of_mut!(r).cast(), avalue.as_ptr());
                         } else {
                             raw::ffi_call(
-                                &mut *ffi,
+                                ffi.as_ptr(),
                                 ffi_fun,
                                 addr_of_mut!(r).cast(),
                                 avalue.as_mut_ptr(),
@@ -252,21 +215,10 @@ mod driver {
                 loop_fn(unsafe { closure.fn_ptr() }, n)
             }
             "clo_libffi" => {
-                let mut atypes = [addr_of_mut!(types::uint64), addr_of_mut!(types::uint64)];
-                let mut cif = libffi_cif(&mut atypes, addr_of_mut!(types::uint64));
-                let (closure, code) = low::closure_alloc();
-                // SAFETY: a fresh closure and a cif of the callback's signature, both live
-                // until the closure is freed below.
-                unsafe { low::prep_closure(closure, &mut *cif, add2_libffi, &(), code) }
-                    .expect("libffi closure");
-                // SAFETY: the code has the cif's signature.
-                let x = loop_fn(
-                    unsafe { core::mem::transmute::<*mut c_void, Add2>(code.as_mut_ptr()) },
-                    n,
-                );
-                // SAFETY: the closure is no longer called.
-                unsafe { low::closure_free(closure) };
-                x
+                let mut ffi = FfiCif::add2();
+                // SAFETY: the cif is `u64 (u64, u64)` and outlives the closure.
+                let closure = unsafe { FfiClosure::new(ffi.as_ptr()) };
+                loop_fn(closure.fn_ptr(), n)
             }
             "create_ours" => {
                 let cif = prepare(add2_cif());
@@ -277,16 +229,11 @@ mod driver {
                 0
             }
             "create_libffi" => {
-                let mut atypes = [addr_of_mut!(types::uint64), addr_of_mut!(types::uint64)];
-                let mut cif = libffi_cif(&mut atypes, addr_of_mut!(types::uint64));
+                let mut ffi = FfiCif::add2();
                 for _ in 0..n {
-                    let (closure, code) = low::closure_alloc();
-                    // SAFETY: as in `clo_libffi`.
-                    unsafe { low::prep_closure(closure, &mut *cif, add2_libffi, &(), code) }
-                        .expect("libffi closure");
-                    black_box(code.as_ptr());
-                    // SAFETY: never called.
-                    unsafe { low::closure_free(closure) };
+                    // SAFETY: as in `clo_libffi`; the closure is freed when dropped, uncalled.
+                    let closure = unsafe { FfiClosure::new(ffi.as_ptr()) };
+                    black_box(closure.code.as_ptr());
                 }
                 0
             }
