@@ -1,2 +1,38 @@
 //! A drop-in libffi: `ffi.h` and `libffi.so.8` on closure-ffi's dynamic layer.
-#![cfg_attr(not(all(target_arch = "x86_64", target_os = "linux")), allow(unused))]
+//!
+//! The crate builds `libffi.so` with soname `libffi.so.8` and libffi's symbol version nodes
+//! (libffi.map, linked by build.rs), so programs and language runtimes linked against the
+//! system libffi run on it unchanged, and programs compiled against `include/ffi.h` run on
+//! either. See capi/README.md for installing it and for using it through `LD_PRELOAD`.
+//!
+//! - prep.rs: `ffi_type` graphs to interned signatures (a compiled dynamic-layer Cif each);
+//! - call.rs: `ffi_prep_cif(_var)`, `ffi_call`, call plans, struct offsets, queries;
+//! - closure.rs: closure memory and `ffi_prep_closure(_loc)`;
+//! - raw.rs: the raw and Java raw APIs;
+//! - go.rs: Go closures;
+//! - ffi.rs: the C structures and the exported `ffi_type_*` objects.
+//!
+//! Only x86_64 Linux builds the API (the other targets are future work); elsewhere the
+//! crate is empty.
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod call;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod closure;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod ffi;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod go;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod prep;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod raw;
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub use call::*;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub use closure::*;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub use go::*;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub use raw::*;

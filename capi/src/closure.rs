@@ -1,0 +1,201 @@
+//! Closures: `ffi_closure_alloc`, `ffi_closure_free`, `ffi_prep_closure_loc` and
+//! `ffi_prep_closure`.
+//!
+//! `ffi_closure_alloc` takes memory from closure-ffi's JIT allocator, which maps it twice
+//! (W^X): the caller writes through the returned pointer and calls `*code`, a different
+//! address. `ffi_prep_closure_loc` builds a dynamic-layer closure whose 32-byte trampoline
+//! is written into the `ffi_closure`'s own `tramp` field (through an allocator that hands
+//! out exactly that memory) and whose callback reads `cif`, `fun` and `user_data` from the
+//! closure when it runs, as libffi's does. A registry maps each closure's writable address
+//! to its code address and to the dynamic-layer object, which `ffi_closure_free` drops.
+
+use core::ffi::c_void;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use closure_ffi::dynamic::{Cif, RawClosure};
+use closure_ffi::jit_alloc::{GlobalJitAlloc, JitAlloc, JitAllocError};
+
+use crate::ffi::{
+    ClosureFun, FfiCif, FfiClosure, FfiStatus, FFI_BAD_ARGTYPE, FFI_BAD_TYPEDEF, FFI_OK,
+    TRAMPOLINE_SIZE,
+};
+use crate::prep;
+
+/// An allocator that hands out one `ffi_closure`'s trampoline field.
+pub(crate) struct Placed {
+    rx: *const u8,
+    rw: *mut u8,
+}
+
+impl JitAlloc for Placed {
+    fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), JitAllocError> {
+        if size > TRAMPOLINE_SIZE {
+            return Err(JitAllocError);
+        }
+        Ok((self.rx, self.rw))
+    }
+
+    unsafe fn release(&self, _rx: *const u8) -> Result<(), JitAllocError> {
+        // The memory belongs to the ffi_closure (and so to ffi_closure_free or the caller).
+        Ok(())
+    }
+}
+
+/// What the registry knows about one closure.
+struct Slot {
+    /// The code address when the memory came from [`ffi_closure_alloc`], else null.
+    rx: *const u8,
+    /// The dynamic-layer closure behind the trampoline, once prepared.
+    closure: Option<RawClosure<Placed>>,
+}
+
+/// The registry of closures, by writable address.
+struct Registry(BTreeMap<usize, Slot>);
+
+// SAFETY: the slots hold addresses and closures whose callbacks only read the ffi_closure;
+// the registry moves them between threads under its lock, never sharing them unlocked.
+unsafe impl Send for Registry {}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry(BTreeMap::new()));
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Allocates a closure of `size` bytes (at least `sizeof(ffi_closure)`) and stores its code
+/// address at `*code`. Returns the writable address, or null when `code` is null or the
+/// allocator fails. The two addresses differ: write through one, call the other.
+///
+/// # Safety
+/// `code` null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ffi_closure_alloc(size: usize, code: *mut *mut c_void) -> *mut c_void {
+    if code.is_null() {
+        return core::ptr::null_mut();
+    }
+    let size = size.max(core::mem::size_of::<FfiClosure>());
+    let Ok((rx, rw)) = GlobalJitAlloc.alloc(size) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: `rw` is the writable view of `size` fresh bytes; `code` is writable.
+    unsafe {
+        core::ptr::write_bytes(rw, 0, size);
+        *code = rx.cast_mut().cast();
+    }
+    registry().0.insert(rw as usize, Slot { rx, closure: None });
+    rw.cast()
+}
+
+/// Frees a closure from [`ffi_closure_alloc`] (its writable address). Null, and addresses
+/// the library did not allocate, are ignored; a closure prepared in foreign memory releases
+/// its bookkeeping.
+///
+/// # Safety
+/// No thread may call the closure afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn ffi_closure_free(writable: *mut c_void) {
+    if writable.is_null() {
+        return;
+    }
+    let slot = registry().0.remove(&(writable as usize));
+    if let Some(slot) = slot {
+        drop(slot.closure);
+        if !slot.rx.is_null() {
+            // SAFETY: `rx` came from GlobalJitAlloc in ffi_closure_alloc and is released
+            // once (the slot is gone); the caller no longer calls it.
+            let _ = unsafe { GlobalJitAlloc.release(slot.rx) };
+        }
+    }
+}
+
+/// Calls the closure's `fun` with the `cif`, `user_data` it holds now.
+unsafe extern "C" fn dispatch(
+    _cif: *const Cif,
+    ret: *mut c_void,
+    args: *const *mut c_void,
+    closure: *mut c_void,
+) {
+    let closure = closure.cast::<FfiClosure>();
+    // SAFETY: `closure` is the ffi_closure's code address, readable while it is callable.
+    let (cif, fun, user_data) = unsafe { ((*closure).cif, (*closure).fun, (*closure).user_data) };
+    if let Some(fun) = fun {
+        // SAFETY: the closure's contract: `fun` takes this cif's arguments.
+        unsafe { fun(cif, ret, args.cast_mut(), user_data) }
+    }
+}
+
+/// Prepares `closure` so that calling `codeloc` runs `fun(cif, ret, args, user_data)`.
+/// `FFI_BAD_ARGTYPE` for a null closure, cif, fun or codeloc; the cif's status if it cannot
+/// be prepared.
+///
+/// For memory from [`ffi_closure_alloc`] the code address recorded there is used (so the
+/// deprecated [`ffi_prep_closure`], which passes the closure itself, works too).
+///
+/// # Safety
+/// `closure` writable for `sizeof(ffi_closure)` bytes, `codeloc` its executable address;
+/// `cif` prepared and outliving the closure; `fun` a valid callback for it.
+#[no_mangle]
+pub unsafe extern "C" fn ffi_prep_closure_loc(
+    closure: *mut FfiClosure,
+    cif: *mut FfiCif,
+    fun: Option<ClosureFun>,
+    user_data: *mut c_void,
+    codeloc: *mut c_void,
+) -> FfiStatus {
+    if closure.is_null() || cif.is_null() || fun.is_none() || codeloc.is_null() {
+        return FFI_BAD_ARGTYPE;
+    }
+    // SAFETY: forwarded contract.
+    let Some(sig) = (unsafe { prep::signature_of(cif) }) else {
+        return FFI_BAD_TYPEDEF;
+    };
+    let mut registry = registry();
+    let slot = registry.0.entry(closure as usize).or_insert(Slot {
+        rx: core::ptr::null(),
+        closure: None,
+    });
+    let rx = if slot.rx.is_null() {
+        codeloc.cast_const().cast::<u8>()
+    } else {
+        slot.rx
+    };
+    // SAFETY: `closure` is writable (contract).
+    unsafe {
+        (*closure).cif = cif;
+        (*closure).fun = fun;
+        (*closure).user_data = user_data;
+    }
+    let placed = Placed {
+        rx,
+        rw: closure.cast(),
+    };
+    // SAFETY: `dispatch` reads the ffi_closure at `rx`, which lives as long as the
+    // trampoline it contains.
+    let made =
+        unsafe { RawClosure::from_raw_in(sig.cif.clone(), dispatch, rx.cast_mut().cast(), placed) };
+    match made {
+        Ok(new) => {
+            let old = slot.closure.replace(new);
+            drop(registry);
+            drop(old);
+            FFI_OK
+        }
+        Err(_) => FFI_BAD_TYPEDEF,
+    }
+}
+
+/// [`ffi_prep_closure_loc`] with the closure as its own code address (deprecated in libffi).
+///
+/// # Safety
+/// As [`ffi_prep_closure_loc`].
+#[no_mangle]
+pub unsafe extern "C" fn ffi_prep_closure(
+    closure: *mut FfiClosure,
+    cif: *mut FfiCif,
+    fun: Option<ClosureFun>,
+    user_data: *mut c_void,
+) -> FfiStatus {
+    // SAFETY: forwarded contract.
+    unsafe { ffi_prep_closure_loc(closure, cif, fun, user_data, closure.cast()) }
+}

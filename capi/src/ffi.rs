@@ -1,0 +1,208 @@
+//! libffi's C structures, constants and exported type objects, with their x86_64 layouts
+//! (checked at compile time against the sizes `ffi.h` declares).
+
+// The fields and constants are libffi's, documented in include/ffi.h.
+#![allow(missing_docs)]
+
+use core::cell::UnsafeCell;
+use core::ffi::{c_char, c_uint, c_ushort, c_void};
+use core::mem::{offset_of, size_of};
+
+/// `ffi_status`.
+pub type FfiStatus = c_uint;
+pub const FFI_OK: FfiStatus = 0;
+pub const FFI_BAD_TYPEDEF: FfiStatus = 1;
+pub const FFI_BAD_ABI: FfiStatus = 2;
+pub const FFI_BAD_ARGTYPE: FfiStatus = 3;
+
+/// `ffi_abi` on x86_64 outside Windows: FIRST 1, UNIX64 2, WIN64 (= EFI64) 3, GNUW64 4,
+/// LAST 5.
+pub type FfiAbi = c_uint;
+pub const FFI_UNIX64: FfiAbi = 2;
+pub const FFI_DEFAULT_ABI: FfiAbi = FFI_UNIX64;
+
+/// Type codes (`ffi_type.type`).
+pub mod code {
+    pub const VOID: u16 = 0;
+    pub const INT: u16 = 1;
+    pub const FLOAT: u16 = 2;
+    pub const DOUBLE: u16 = 3;
+    pub const LONGDOUBLE: u16 = 4;
+    pub const UINT8: u16 = 5;
+    pub const SINT8: u16 = 6;
+    pub const UINT16: u16 = 7;
+    pub const SINT16: u16 = 8;
+    pub const UINT32: u16 = 9;
+    pub const SINT32: u16 = 10;
+    pub const UINT64: u16 = 11;
+    pub const SINT64: u16 = 12;
+    pub const STRUCT: u16 = 13;
+    pub const POINTER: u16 = 14;
+    pub const COMPLEX: u16 = 15;
+    pub const UINT128: u16 = 16;
+    pub const SINT128: u16 = 17;
+}
+
+/// `ffi_type`.
+#[repr(C)]
+pub struct FfiType {
+    pub size: usize,
+    pub alignment: c_ushort,
+    pub type_: c_ushort,
+    pub elements: *mut *mut FfiType,
+}
+
+/// `ffi_cif`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct FfiCif {
+    pub abi: FfiAbi,
+    pub nargs: c_uint,
+    pub arg_types: *mut *mut FfiType,
+    pub rtype: *mut FfiType,
+    pub bytes: c_uint,
+    pub flags: c_uint,
+}
+
+/// A closure callback: `fun(cif, ret, args, user_data)`.
+pub type ClosureFun = unsafe extern "C" fn(*mut FfiCif, *mut c_void, *mut *mut c_void, *mut c_void);
+
+/// libffi's `FFI_TRAMPOLINE_SIZE` on x86_64.
+pub const TRAMPOLINE_SIZE: usize = 32;
+
+/// `ffi_closure`.
+#[repr(C, align(8))]
+pub struct FfiClosure {
+    pub tramp: [u8; TRAMPOLINE_SIZE],
+    pub cif: *mut FfiCif,
+    pub fun: Option<ClosureFun>,
+    pub user_data: *mut c_void,
+}
+
+/// One `ffi_raw` (also `ffi_java_raw` on x86_64): a union of 8 bytes.
+pub type FfiRaw = u64;
+
+/// A raw closure callback: `fun(cif, ret, raw_args, user_data)`.
+pub type RawFun = unsafe extern "C" fn(*mut FfiCif, *mut c_void, *mut FfiRaw, *mut c_void);
+
+/// `ffi_raw_closure` and `ffi_java_raw_closure`: shaped so that `translate_args` and
+/// `this_closure` sit where an `ffi_closure` has `fun` and `user_data`.
+#[repr(C, align(8))]
+pub struct FfiRawClosure {
+    pub tramp: [u8; TRAMPOLINE_SIZE],
+    pub cif: *mut FfiCif,
+    pub translate_args: Option<ClosureFun>,
+    pub this_closure: *mut c_void,
+    pub fun: Option<RawFun>,
+    pub user_data: *mut c_void,
+}
+
+/// `ffi_go_closure`.
+#[repr(C)]
+pub struct FfiGoClosure {
+    pub tramp: *const c_void,
+    pub cif: *mut FfiCif,
+    pub fun: Option<ClosureFun>,
+}
+
+const _: () = {
+    assert!(size_of::<FfiType>() == 24);
+    assert!(size_of::<FfiCif>() == 32);
+    assert!(size_of::<FfiClosure>() == 56);
+    assert!(offset_of!(FfiClosure, cif) == 32);
+    assert!(offset_of!(FfiClosure, fun) == 40);
+    assert!(offset_of!(FfiClosure, user_data) == 48);
+    assert!(size_of::<FfiRawClosure>() == 72);
+    assert!(offset_of!(FfiRawClosure, translate_args) == offset_of!(FfiClosure, fun));
+    assert!(offset_of!(FfiRawClosure, this_closure) == offset_of!(FfiClosure, user_data));
+    assert!(size_of::<FfiGoClosure>() == 24);
+};
+
+/// An exported `ffi_type` object. C declares them `extern ffi_type` (not const), so they
+/// live in writable memory; the library reads only their type codes.
+#[repr(transparent)]
+pub struct TypeObject(UnsafeCell<FfiType>);
+
+// SAFETY: the library never writes the objects; C programs that write them are on their own,
+// as with libffi.
+unsafe impl Sync for TypeObject {}
+
+impl TypeObject {
+    const fn scalar(size: usize, align: u16, code: u16) -> Self {
+        Self(UnsafeCell::new(FfiType {
+            size,
+            alignment: align,
+            type_: code,
+            elements: core::ptr::null_mut(),
+        }))
+    }
+
+    const fn complex(size: usize, align: u16, elements: &'static ElementList) -> Self {
+        Self(UnsafeCell::new(FfiType {
+            size,
+            alignment: align,
+            type_: code::COMPLEX,
+            elements: elements.0.get().cast(),
+        }))
+    }
+}
+
+/// The NULL-terminated element list of a complex type object.
+#[repr(transparent)]
+pub struct ElementList(UnsafeCell<[*const TypeObject; 2]>);
+
+// SAFETY: as for TypeObject.
+unsafe impl Sync for ElementList {}
+
+macro_rules! type_objects {
+    ($($name:ident = $size:expr, $align:expr, $code:expr;)*) => {$(
+        #[no_mangle]
+        #[allow(non_upper_case_globals)]
+        pub static $name: TypeObject = TypeObject::scalar($size, $align, $code);
+    )*};
+}
+
+type_objects! {
+    ffi_type_void = 1, 1, code::VOID;
+    ffi_type_uint8 = 1, 1, code::UINT8;
+    ffi_type_sint8 = 1, 1, code::SINT8;
+    ffi_type_uint16 = 2, 2, code::UINT16;
+    ffi_type_sint16 = 2, 2, code::SINT16;
+    ffi_type_uint32 = 4, 4, code::UINT32;
+    ffi_type_sint32 = 4, 4, code::SINT32;
+    ffi_type_uint64 = 8, 8, code::UINT64;
+    ffi_type_sint64 = 8, 8, code::SINT64;
+    ffi_type_float = 4, 4, code::FLOAT;
+    ffi_type_double = 8, 8, code::DOUBLE;
+    ffi_type_longdouble = 16, 16, code::LONGDOUBLE;
+    ffi_type_pointer = 8, 8, code::POINTER;
+    ffi_type_uint128 = 16, 16, code::UINT128;
+    ffi_type_sint128 = 16, 16, code::SINT128;
+}
+
+static COMPLEX_FLOAT_ELEMENTS: ElementList =
+    ElementList(UnsafeCell::new([&ffi_type_float, core::ptr::null()]));
+static COMPLEX_DOUBLE_ELEMENTS: ElementList =
+    ElementList(UnsafeCell::new([&ffi_type_double, core::ptr::null()]));
+static COMPLEX_LONGDOUBLE_ELEMENTS: ElementList =
+    ElementList(UnsafeCell::new([&ffi_type_longdouble, core::ptr::null()]));
+
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static ffi_type_complex_float: TypeObject = TypeObject::complex(8, 4, &COMPLEX_FLOAT_ELEMENTS);
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static ffi_type_complex_double: TypeObject =
+    TypeObject::complex(16, 8, &COMPLEX_DOUBLE_ELEMENTS);
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static ffi_type_complex_longdouble: TypeObject =
+    TypeObject::complex(32, 16, &COMPLEX_LONGDOUBLE_ELEMENTS);
+
+/// `FFI_VERSION_STRING`: the libffi release whose API this library provides.
+pub const VERSION: &core::ffi::CStr = c"3.8.0";
+/// `FFI_VERSION_NUMBER`.
+pub const VERSION_NUMBER: core::ffi::c_ulong = 30800;
+
+/// Keeps `c_char` in use for the version query's signature.
+pub type CStrPtr = *const c_char;

@@ -1,0 +1,483 @@
+//! Preparing a C `ffi_cif`: validating the caller's `ffi_type` graph, laying structs out in
+//! place, and interning the signature, so that preparing a signature seen before (CPython's
+//! ctypes prepares one for every call) is a walk of the types and one hash lookup.
+//!
+//! An interned [`Signature`] holds a compiled [`Cif`] and lives for the rest of the process.
+//! `ffi_cif.flags` holds its index + 1 (0 = not prepared), so `ffi_call` finds it with two
+//! loads and checks it against the cif's `abi` and `nargs`; a cif whose flags do not match
+//! (never prepared, or copied from garbage) is prepared again from its fields.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::RwLock;
+
+use closure_ffi::dynamic::{Abi, Cif, Type};
+
+use crate::ffi::{
+    code, FfiAbi, FfiCif, FfiStatus, FfiType, FFI_BAD_ABI, FFI_BAD_ARGTYPE, FFI_BAD_TYPEDEF, FFI_OK,
+};
+
+/// Nesting deeper than this is refused (it is also the dynamic layer's limit).
+const MAX_DEPTH: u32 = 64;
+/// Type nodes visited while preparing one signature. Shared sub-structs are visited once per
+/// use, so a malicious DAG would otherwise take exponential time.
+const MAX_NODES: u32 = 1 << 20;
+
+/// A prepared signature.
+pub(crate) struct Signature {
+    /// The dynamic layer's Cif, compiled when the JIT allocator allowed it.
+    pub cif: Cif,
+    /// `ffi_cif.abi` as the caller gave it.
+    pub abi: FfiAbi,
+    /// `ffi_cif.nargs`.
+    pub nargs: u32,
+    /// The code of the closure Go closures of this signature share (go.rs), 0 if it could
+    /// not be made.
+    pub go_code: std::sync::OnceLock<usize>,
+}
+
+// ---- the intern table -----------------------------------------------------------------
+
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+const CHUNKS: usize = 1024;
+/// At most this many distinct signatures are interned (4 Mi); preparing more fails with
+/// `FFI_BAD_TYPEDEF`.
+const MAX_SIGNATURES: u32 = (CHUNK * CHUNKS) as u32;
+
+type Chunk = [AtomicPtr<Signature>; CHUNK];
+
+/// Signatures by index: chunks allocated on demand, entries written once.
+static ENTRIES: [AtomicPtr<Chunk>; CHUNKS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; CHUNKS];
+static COUNT: AtomicU32 = AtomicU32::new(0);
+/// Index of each interned signature by its key.
+static INDEX: RwLock<HashMap<Box<[u32]>, u32, FxBuild>> =
+    RwLock::new(HashMap::with_hasher(FxBuild));
+
+/// The signature with this index, if there is one.
+#[inline]
+pub(crate) fn signature(index: u32) -> Option<&'static Signature> {
+    let chunk = ENTRIES
+        .get((index >> CHUNK_BITS) as usize)?
+        .load(Ordering::Acquire);
+    if chunk.is_null() {
+        return None;
+    }
+    // SAFETY: chunks are never freed once published.
+    let entry = unsafe { &(*chunk)[index as usize & (CHUNK - 1)] }.load(Ordering::Acquire);
+    // SAFETY: entries are leaked boxes, published once, never freed.
+    (!entry.is_null()).then(|| unsafe { &*entry })
+}
+
+/// Interns a new signature under `key`, returning its index (another thread may have
+/// interned the same key meanwhile: then that index).
+fn intern(
+    key: &[u32],
+    make: impl FnOnce() -> Result<Signature, FfiStatus>,
+) -> Result<u32, FfiStatus> {
+    let sig = make()?;
+    let mut index = INDEX.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(&found) = index.get(key) {
+        return Ok(found);
+    }
+    let n = COUNT.load(Ordering::Relaxed);
+    if n >= MAX_SIGNATURES {
+        return Err(FFI_BAD_TYPEDEF);
+    }
+    let slot = &ENTRIES[(n >> CHUNK_BITS) as usize];
+    let mut chunk = slot.load(Ordering::Acquire);
+    if chunk.is_null() {
+        let fresh: Box<Chunk> = Box::new([const { AtomicPtr::new(core::ptr::null_mut()) }; CHUNK]);
+        chunk = Box::into_raw(fresh);
+        slot.store(chunk, Ordering::Release);
+    }
+    // SAFETY: the chunk is published and never freed; the write lock serializes writers.
+    unsafe { &(*chunk)[n as usize & (CHUNK - 1)] }
+        .store(Box::into_raw(Box::new(sig)), Ordering::Release);
+    COUNT.store(n + 1, Ordering::Relaxed);
+    index.insert(key.into(), n);
+    Ok(n)
+}
+
+/// FxHash (rustc's hasher): the keys are short sequences of small integers, not attacker
+/// controlled in a way that matters (a collision costs a comparison).
+#[derive(Clone, Copy, Default)]
+struct FxBuild;
+
+struct Fx(u64);
+
+impl BuildHasher for FxBuild {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for Fx {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+// ---- walking the C type graph ---------------------------------------------------------
+
+/// Layout of a C type.
+#[derive(Clone, Copy)]
+struct Layout {
+    size: usize,
+    align: usize,
+}
+
+/// The layout of a scalar type code, and the code it is keyed as.
+fn scalar(code: u16) -> Option<(Layout, u16)> {
+    let (size, align, key) = match code {
+        code::UINT8 | code::SINT8 => (1, 1, code),
+        code::UINT16 | code::SINT16 => (2, 2, code),
+        code::UINT32 | code::SINT32 | code::FLOAT => (4, 4, code),
+        // FFI_TYPE_INT has no predefined object; it is C's int.
+        code::INT => (4, 4, code::SINT32),
+        code::UINT64 | code::SINT64 | code::DOUBLE | code::POINTER => (8, 8, code),
+        code::LONGDOUBLE | code::UINT128 | code::SINT128 => (16, 16, code),
+        _ => return None,
+    };
+    Some((Layout { size, align }, key))
+}
+
+/// Validates a type graph, lays out structs in place (libffi's semantics: a struct whose
+/// size is 0 gets its size and alignment written) and appends the type's key.
+struct Walker<'k> {
+    key: &'k mut Vec<u32>,
+    nodes: u32,
+}
+
+impl Walker<'_> {
+    /// # Safety
+    /// `ty` must be null or point to a readable `ffi_type` whose element lists are
+    /// NULL-terminated arrays of such pointers; struct types must be writable.
+    unsafe fn walk(&mut self, ty: *mut FfiType, depth: u32) -> Result<Layout, FfiStatus> {
+        self.nodes += 1;
+        if ty.is_null() || depth > MAX_DEPTH || self.nodes > MAX_NODES {
+            return Err(FFI_BAD_TYPEDEF);
+        }
+        // SAFETY: non-null, readable by the caller's contract.
+        let t = unsafe { &mut *ty };
+        if let Some((layout, key)) = scalar(t.type_) {
+            // A scalar object with another size or alignment than its code's is not a type
+            // this library can pass (libffi would use the code and the odd size together).
+            if t.size != layout.size || usize::from(t.alignment) != layout.align {
+                return Err(FFI_BAD_TYPEDEF);
+            }
+            self.key.push(u32::from(key));
+            return Ok(layout);
+        }
+        match t.type_ {
+            code::STRUCT => {
+                if t.elements.is_null() {
+                    return Err(FFI_BAD_TYPEDEF);
+                }
+                self.key.push(u32::from(code::STRUCT));
+                let count_at = self.key.len();
+                self.key.push(0);
+                let (mut offset, mut align, mut count) = (0usize, 1usize, 0u32);
+                loop {
+                    // SAFETY: the list is NULL-terminated (contract); we stop at NULL.
+                    let element = unsafe { *t.elements.add(count as usize) };
+                    if element.is_null() {
+                        break;
+                    }
+                    // SAFETY: as for `ty`.
+                    let inner = unsafe { self.walk(element, depth + 1) }?;
+                    offset = offset.next_multiple_of(inner.align);
+                    offset = offset.checked_add(inner.size).ok_or(FFI_BAD_TYPEDEF)?;
+                    align = align.max(inner.align);
+                    count += 1;
+                }
+                let size = offset.next_multiple_of(align);
+                if count == 0 || size > i32::MAX as usize {
+                    return Err(FFI_BAD_TYPEDEF);
+                }
+                self.key[count_at] = count;
+                self.settle(t, Layout { size, align })
+            }
+            code::COMPLEX => {
+                if t.elements.is_null() {
+                    return Err(FFI_BAD_TYPEDEF);
+                }
+                // SAFETY: a complex type's list holds its part type.
+                let part = unsafe { *t.elements };
+                if part.is_null() {
+                    return Err(FFI_BAD_TYPEDEF);
+                }
+                // SAFETY: as for `ty`.
+                let part_code = unsafe { (*part).type_ };
+                let (part_layout, key) = match part_code {
+                    code::FLOAT | code::DOUBLE | code::LONGDOUBLE => {
+                        scalar(part_code).expect("float codes are scalars")
+                    }
+                    _ => return Err(FFI_BAD_TYPEDEF),
+                };
+                self.key.extend([u32::from(code::COMPLEX), u32::from(key)]);
+                let layout = Layout {
+                    size: 2 * part_layout.size,
+                    align: part_layout.align,
+                };
+                self.settle(t, layout)
+            }
+            // void (outside a return), vectors, unknown codes.
+            _ => Err(FFI_BAD_TYPEDEF),
+        }
+    }
+
+    /// Writes a computed aggregate layout into a type whose size is 0, or checks it against
+    /// the one the caller set.
+    fn settle(&mut self, t: &mut FfiType, layout: Layout) -> Result<Layout, FfiStatus> {
+        if t.size == 0 {
+            t.size = layout.size;
+            t.alignment = layout.align as u16;
+            Ok(layout)
+        } else if t.size == layout.size && usize::from(t.alignment) == layout.align {
+            Ok(layout)
+        } else {
+            // A preset layout that disagrees with the members (a union or a packed struct
+            // described as a struct) cannot be classified faithfully.
+            Err(FFI_BAD_TYPEDEF)
+        }
+    }
+}
+
+/// Builds the dynamic layer's Type for a graph [`Walker`] accepted.
+///
+/// # Safety
+/// As for [`Walker::walk`], and the graph must have been walked successfully.
+unsafe fn to_type(ty: *const FfiType) -> Result<Type, FfiStatus> {
+    // SAFETY: validated by the walk.
+    let t = unsafe { &*ty };
+    let scalar = |code| match code {
+        code::UINT8 => Type::U8,
+        code::SINT8 => Type::I8,
+        code::UINT16 => Type::U16,
+        code::SINT16 => Type::I16,
+        code::UINT32 => Type::U32,
+        code::SINT32 | code::INT => Type::I32,
+        code::UINT64 => Type::U64,
+        code::SINT64 => Type::I64,
+        code::UINT128 => Type::U128,
+        code::SINT128 => Type::I128,
+        code::FLOAT => Type::F32,
+        code::DOUBLE => Type::F64,
+        code::LONGDOUBLE => Type::LONG_DOUBLE,
+        _ => Type::POINTER,
+    };
+    match t.type_ {
+        code::VOID => Ok(Type::VOID),
+        code::STRUCT => {
+            let mut members = Vec::new();
+            let mut i = 0;
+            loop {
+                // SAFETY: NULL-terminated, validated.
+                let element = unsafe { *t.elements.add(i) };
+                if element.is_null() {
+                    break;
+                }
+                // SAFETY: validated.
+                members.push(unsafe { to_type(element) }?);
+                i += 1;
+            }
+            Type::structure(members).map_err(|_| FFI_BAD_TYPEDEF)
+        }
+        code::COMPLEX => {
+            // SAFETY: validated: a float part type.
+            let part = scalar(unsafe { (**t.elements).type_ });
+            Type::complex(part).map_err(|_| FFI_BAD_TYPEDEF)
+        }
+        other => Ok(scalar(other)),
+    }
+}
+
+thread_local! {
+    /// The key buffer, reused by every preparation on the thread.
+    static KEY: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// libffi's `ffi_prep_cif_core`: validates, lays out, interns, fills the cif.
+///
+/// # Safety
+/// `cif` null or writable; `rtype` and the first `nargs` entries of `atypes` null or valid
+/// type graphs (see [`Walker::walk`]).
+pub(crate) unsafe fn prepare(
+    cif: *mut FfiCif,
+    abi: FfiAbi,
+    nfixed: Option<u32>,
+    nargs: u32,
+    rtype: *mut FfiType,
+    atypes: *mut *mut FfiType,
+) -> FfiStatus {
+    if cif.is_null() || (atypes.is_null() && nargs > 0) {
+        return FFI_BAD_ARGTYPE;
+    }
+    let Ok(dyn_abi) = Abi::from_raw(abi) else {
+        return FFI_BAD_ABI;
+    };
+    // SAFETY: non-null, writable by contract.
+    let c = unsafe { &mut *cif };
+    c.abi = abi;
+    c.nargs = nargs;
+    c.arg_types = atypes;
+    c.rtype = rtype;
+    c.bytes = 0;
+    c.flags = 0;
+    if rtype.is_null() {
+        return FFI_BAD_TYPEDEF;
+    }
+    let found = KEY.with(|key| {
+        let mut key = key.try_borrow_mut().map_err(|_| FFI_BAD_TYPEDEF)?;
+        key.clear();
+        key.extend([abi, nfixed.unwrap_or(u32::MAX), nargs]);
+        let mut walker = Walker {
+            key: &mut key,
+            nodes: 0,
+        };
+        // SAFETY: contract.
+        if unsafe { (*rtype).type_ } == code::VOID {
+            walker.key.push(u32::from(code::VOID));
+        } else {
+            // SAFETY: contract.
+            unsafe { walker.walk(rtype, 0) }?;
+        }
+        for i in 0..nargs as usize {
+            // SAFETY: `atypes` has `nargs` entries (contract).
+            let arg = unsafe { *atypes.add(i) };
+            // SAFETY: contract.
+            if !arg.is_null() && unsafe { (*arg).type_ } == code::VOID {
+                return Err(FFI_BAD_ARGTYPE);
+            }
+            // SAFETY: contract.
+            unsafe { walker.walk(arg, 0) }?;
+        }
+        let hit = INDEX
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key[..])
+            .copied();
+        match hit {
+            Some(index) => Ok(index),
+            // SAFETY: the graph was walked.
+            None => intern(&key, || unsafe {
+                build(dyn_abi, abi, nfixed, nargs, rtype, atypes)
+            }),
+        }
+    });
+    match found {
+        Ok(index) => {
+            let sig = signature(index).expect("interned signatures stay");
+            c.bytes = u32::try_from(sig.cif.stack_bytes()).unwrap_or(u32::MAX);
+            c.flags = index + 1;
+            FFI_OK
+        }
+        Err(status) => status,
+    }
+}
+
+/// Builds a signature for a validated type graph.
+///
+/// # Safety
+/// The graph was accepted by [`Walker`].
+unsafe fn build(
+    dyn_abi: Abi,
+    abi: FfiAbi,
+    nfixed: Option<u32>,
+    nargs: u32,
+    rtype: *mut FfiType,
+    atypes: *mut *mut FfiType,
+) -> Result<Signature, FfiStatus> {
+    // SAFETY: validated.
+    let ret = unsafe { to_type(rtype) }?;
+    let mut args = Vec::with_capacity(nargs as usize);
+    for i in 0..nargs as usize {
+        // SAFETY: validated.
+        args.push(unsafe { to_type(*atypes.add(i)) }?);
+    }
+    let cif = match nfixed {
+        Some(nfixed) => Cif::new_variadic(dyn_abi, args, nfixed as usize, ret),
+        None => Cif::new(dyn_abi, args, ret),
+    };
+    let mut cif = cif.map_err(|e| e.status() as FfiStatus)?;
+    // A Cif that cannot be compiled (the allocator failed) still calls correctly.
+    let _ = cif.compile();
+    Ok(Signature {
+        cif,
+        abi,
+        nargs,
+        go_code: std::sync::OnceLock::new(),
+    })
+}
+
+/// The signature a prepared cif refers to, preparing it again from its fields when its
+/// flags do not name one that matches.
+///
+/// # Safety
+/// `cif` null or a readable `ffi_cif` whose type pointers satisfy [`prepare`]'s contract.
+#[inline]
+pub(crate) unsafe fn signature_of(cif: *const FfiCif) -> Option<&'static Signature> {
+    if cif.is_null() {
+        return None;
+    }
+    // SAFETY: non-null, readable.
+    let c = unsafe { &*cif };
+    if let Some(sig) = c.flags.checked_sub(1).and_then(signature) {
+        if sig.nargs == c.nargs && sig.abi == c.abi {
+            return Some(sig);
+        }
+    }
+    let mut copy = *c;
+    // SAFETY: forwarded contract; `copy` is ours to write.
+    let status = unsafe { prepare(&mut copy, c.abi, None, c.nargs, c.rtype, c.arg_types) };
+    (status == FFI_OK)
+        .then(|| signature(copy.flags - 1))
+        .flatten()
+}
+
+/// Validates one type graph and lays its structs out in place.
+///
+/// # Safety
+/// As for [`Walker::walk`].
+pub(crate) unsafe fn layout(ty: *mut FfiType) -> Result<(), FfiStatus> {
+    KEY.with(|key| {
+        let mut key = key.try_borrow_mut().map_err(|_| FFI_BAD_TYPEDEF)?;
+        key.clear();
+        let mut walker = Walker {
+            key: &mut key,
+            nodes: 0,
+        };
+        // SAFETY: forwarded contract.
+        unsafe { walker.walk(ty, 0) }.map(drop)
+    })
+}
