@@ -7,13 +7,13 @@
 //! loads and checks it against the cif's `abi` and `nargs`; a cif whose flags do not match
 //! (never prepared, or copied from garbage) is prepared again from its fields.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::sync::RwLock;
 
 use closure_ffi::dynamic::{Abi, Cif, Type};
+use smallvec::SmallVec;
 
 use crate::ffi::{
     code, FfiAbi, FfiCif, FfiStatus, FfiType, FFI_BAD_ABI, FFI_BAD_ARGTYPE, FFI_BAD_TYPEDEF, FFI_OK,
@@ -157,6 +157,7 @@ struct Layout {
 }
 
 /// The layout of a scalar type code, and the code it is keyed as.
+#[inline(always)]
 fn scalar(code: u16) -> Option<(Layout, u16)> {
     let (size, align, key) = match code {
         code::UINT8 | code::SINT8 => (1, 1, code),
@@ -174,7 +175,7 @@ fn scalar(code: u16) -> Option<(Layout, u16)> {
 /// Validates a type graph, lays out structs in place (libffi's semantics: a struct whose
 /// size is 0 gets its size and alignment written) and appends the type's key.
 struct Walker<'k> {
-    key: &'k mut Vec<u32>,
+    key: &'k mut Key,
     nodes: u32,
 }
 
@@ -322,10 +323,11 @@ unsafe fn to_type(ty: *const FfiType) -> Result<Type, FfiStatus> {
     }
 }
 
-thread_local! {
-    /// The key buffer, reused by every preparation on the thread.
-    static KEY: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
-}
+/// A signature's key: its ABI, fixed and total argument counts, then the return and
+/// argument types in prefix order (a scalar is its code; a struct is STRUCT, its member
+/// count and its members; a complex type is COMPLEX and its part's code). Short keys stay
+/// on the stack.
+type Key = SmallVec<[u32; 48]>;
 
 /// libffi's `ffi_prep_cif_core`: validates, lays out, interns, fills the cif.
 ///
@@ -357,31 +359,12 @@ pub(crate) unsafe fn prepare(
     if rtype.is_null() {
         return FFI_BAD_TYPEDEF;
     }
-    let found = KEY.with(|key| {
-        let mut key = key.try_borrow_mut().map_err(|_| FFI_BAD_TYPEDEF)?;
-        key.clear();
-        key.extend([abi, nfixed.unwrap_or(u32::MAX), nargs]);
-        let mut walker = Walker {
-            key: &mut key,
-            nodes: 0,
-        };
-        // SAFETY: contract.
-        if unsafe { (*rtype).type_ } == code::VOID {
-            walker.key.push(u32::from(code::VOID));
-        } else {
-            // SAFETY: contract.
-            unsafe { walker.walk(rtype, 0) }?;
-        }
-        for i in 0..nargs as usize {
-            // SAFETY: `atypes` has `nargs` entries (contract).
-            let arg = unsafe { *atypes.add(i) };
-            // SAFETY: contract.
-            if !arg.is_null() && unsafe { (*arg).type_ } == code::VOID {
-                return Err(FFI_BAD_ARGTYPE);
-            }
-            // SAFETY: contract.
-            unsafe { walker.walk(arg, 0) }?;
-        }
+    let mut key = Key::new();
+    key.push(abi);
+    key.push(nfixed.unwrap_or(u32::MAX));
+    key.push(nargs);
+    // SAFETY: contract.
+    let found = unsafe { walk_signature(&mut key, nargs, rtype, atypes) }.and_then(|()| {
         let hit = INDEX
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -404,6 +387,51 @@ pub(crate) unsafe fn prepare(
         }
         Err(status) => status,
     }
+}
+
+/// Walks the return type and the arguments, appending their keys.
+///
+/// # Safety
+/// As [`prepare`] (`rtype` non-null).
+#[inline(always)]
+unsafe fn walk_signature(
+    key: &mut Key,
+    nargs: u32,
+    rtype: *mut FfiType,
+    atypes: *mut *mut FfiType,
+) -> Result<(), FfiStatus> {
+    let mut walker = Walker { key, nodes: 0 };
+    for i in 0..=nargs as usize {
+        let ty = if i == 0 {
+            rtype
+        } else {
+            // SAFETY: `atypes` has `nargs` entries (contract).
+            unsafe { *atypes.add(i - 1) }
+        };
+        if ty.is_null() {
+            return Err(FFI_BAD_TYPEDEF);
+        }
+        // SAFETY: contract.
+        let t = unsafe { &*ty };
+        // The common case, a scalar with its standard layout, without the recursion.
+        if let Some((layout, code)) = scalar(t.type_) {
+            if t.size == layout.size && usize::from(t.alignment) == layout.align {
+                walker.key.push(u32::from(code));
+                continue;
+            }
+        }
+        if t.type_ == code::VOID {
+            // void is a return type only.
+            if i > 0 {
+                return Err(FFI_BAD_ARGTYPE);
+            }
+            walker.key.push(u32::from(code::VOID));
+            continue;
+        }
+        // SAFETY: contract.
+        unsafe { walker.walk(ty, 0) }?;
+    }
+    Ok(())
 }
 
 /// Builds a signature for a validated type graph.
@@ -470,14 +498,11 @@ pub(crate) unsafe fn signature_of(cif: *const FfiCif) -> Option<&'static Signatu
 /// # Safety
 /// As for [`Walker::walk`].
 pub(crate) unsafe fn layout(ty: *mut FfiType) -> Result<(), FfiStatus> {
-    KEY.with(|key| {
-        let mut key = key.try_borrow_mut().map_err(|_| FFI_BAD_TYPEDEF)?;
-        key.clear();
-        let mut walker = Walker {
-            key: &mut key,
-            nodes: 0,
-        };
-        // SAFETY: forwarded contract.
-        unsafe { walker.walk(ty, 0) }.map(drop)
-    })
+    let mut key = Key::new();
+    let mut walker = Walker {
+        key: &mut key,
+        nodes: 0,
+    };
+    // SAFETY: forwarded contract.
+    unsafe { walker.walk(ty, 0) }.map(drop)
 }
