@@ -10,7 +10,7 @@
 //! to its code address and to the dynamic-layer object, which `ffi_closure_free` drops.
 
 use core::ffi::c_void;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use closure_ffi::dynamic::{Cif, RawClosure};
@@ -20,7 +20,7 @@ use crate::ffi::{
     ClosureFun, FfiCif, FfiClosure, FfiStatus, FFI_BAD_ARGTYPE, FFI_BAD_TYPEDEF, FFI_OK,
     TRAMPOLINE_SIZE,
 };
-use crate::prep;
+use crate::prep::{self, FxBuild};
 
 /// An allocator that hands out one `ffi_closure`'s trampoline field.
 pub(crate) struct Placed {
@@ -51,13 +51,13 @@ struct Slot {
 }
 
 /// The registry of closures, by writable address.
-struct Registry(BTreeMap<usize, Slot>);
+struct Registry(HashMap<usize, Slot, FxBuild>);
 
 // SAFETY: the slots hold addresses and closures whose callbacks only read the ffi_closure;
 // the registry moves them between threads under its lock, never sharing them unlocked.
 unsafe impl Send for Registry {}
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry(BTreeMap::new()));
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry(HashMap::with_hasher(FxBuild)));
 
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())

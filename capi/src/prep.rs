@@ -105,9 +105,9 @@ fn intern(
 /// FxHash (rustc's hasher): the keys are short sequences of small integers, not attacker
 /// controlled in a way that matters (a collision costs a comparison).
 #[derive(Clone, Copy, Default)]
-struct FxBuild;
+pub(crate) struct FxBuild;
 
-struct Fx(u64);
+pub(crate) struct Fx(u64);
 
 impl BuildHasher for FxBuild {
     type Hasher = Fx;
