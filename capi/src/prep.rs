@@ -241,7 +241,7 @@ impl Walker<'_> {
                 let part_code = unsafe { (*part).type_ };
                 let (part_layout, key) = match part_code {
                     code::FLOAT | code::DOUBLE | code::LONGDOUBLE => {
-                        scalar(part_code).expect("float codes are scalars")
+                        scalar(part_code).ok_or(FFI_BAD_TYPEDEF)?
                     }
                     _ => return Err(FFI_BAD_TYPEDEF),
                 };
@@ -380,7 +380,10 @@ pub(crate) unsafe fn prepare(
     });
     match found {
         Ok(index) => {
-            let sig = signature(index).expect("interned signatures stay");
+            // Interned signatures are never removed.
+            let Some(sig) = signature(index) else {
+                return FFI_BAD_TYPEDEF;
+            };
             c.bytes = u32::try_from(sig.cif.stack_bytes()).unwrap_or(u32::MAX);
             c.flags = index + 1;
             FFI_OK
