@@ -26,7 +26,8 @@
 extern "C" {
 #endif
 
-#include <ffitarget.h>
+/* Quotes: the ffitarget.h next to this file, never another libffi's. */
+#include "ffitarget.h"
 
 /* ---- Version ------------------------------------------------------------------------ */
 
@@ -396,6 +397,8 @@ FFI_API void ffi_call_go(ffi_cif *cif, void (*fn)(void), void *rvalue, void **av
                          void *closure);
 
 #endif /* FFI_GO_CLOSURES */
+
+#undef FFI_DEPRECATED_
 
 #endif /* !LIBFFI_ASM */
 

@@ -12,14 +12,19 @@
  *   - struct arguments and returns: 3-byte, 8-byte float pair, 16-byte mixed, 32-byte
  *     (memory / sret) and a struct that spills to the stack after the GPRs run out;
  *   - a closure called back through ffi_call (round trip) with widened returns;
- *   - several live closures with their own user_data, freed in any order; a larger
- *     allocation whose extra bytes belong to the program; the deprecated ffi_prep_closure
- *     (called through the code address, as libffi allows on x86_64).
+ *   - several live closures with their own user_data, freed in any order; 2000 live at
+ *     once, freed and allocated again; a larger allocation whose extra bytes belong to the
+ *     program; the deprecated ffi_prep_closure (called through the code address, as libffi
+ *     allows on x86_64);
+ *   - a callback that itself calls another closure (through ffi_call and directly);
+ *   - four threads calling one shared closure while each allocates, calls and frees
+ *     closures of its own.
  *
  * Works with libffi >= 3.4. */
 
 #include <ffi.h>
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +35,7 @@ static int failures;
   do {                                                                                  \
     if (!(cond)) {                                                                      \
       fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
+      __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);                               \
     }                                                                                   \
   } while (0)
 
@@ -40,7 +45,7 @@ static void check_int(const char *file, int line, const char *expr, long long go
   if (got != want) {
     fprintf(stderr, "%s:%d: %s: got %lld (0x%llx), want %lld (0x%llx)\n", file, line, expr,
             got, (unsigned long long)got, want, (unsigned long long)want);
-    failures++;
+    __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);
   }
 }
 
@@ -451,6 +456,105 @@ static void test_deprecated_prep_closure(void) {
   ffi_closure_free(c);
 }
 
+/* 2000 closures live at once, all freed, then as many again. */
+static void test_churn(void) {
+  enum { N = 2000 };
+  static struct made m[N];
+  static int ok[N];
+  static int bias[N];
+  ffi_type *a[2] = {&ffi_type_sint, &ffi_type_sint};
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < N; i++) {
+      bias[i] = i + round;
+      ok[i] = make(&m[i], &ffi_type_sint, 2, a, cb_add, &bias[i]);
+    }
+    int calls_ok = 1;
+    for (int i = 0; i < N; i++)
+      if (ok[i])
+        calls_ok &= ((int (*)(int, int))m[i].code)(1, 2) == i + round + 3;
+    CHECK(calls_ok);
+    for (int i = 0; i < N; i++)
+      if (ok[i])
+        ffi_closure_free(m[i].writable);
+  }
+}
+
+/* The inner closure: int (int) -> x * 3. */
+static void cb_triple(ffi_cif *cif, void *ret, void **args, void *ud) {
+  (void)cif; (void)ud;
+  *(ffi_sarg *)ret = *(int *)args[0] * 3;
+}
+/* The outer closure: int (int) -> inner(x) + inner(x + 1), calling the inner closure once
+ * through ffi_call and once directly; user_data is the inner closure's struct made. */
+static void cb_outer(ffi_cif *cif, void *ret, void **args, void *ud) {
+  (void)cif;
+  struct made *inner = ud;
+  int x = *(int *)args[0];
+  void *av[1] = {&x};
+  ffi_arg r = 0;
+  ffi_call(&inner->cif, FFI_FN(inner->code), &r, av);
+  *(ffi_sarg *)ret = (int)r + ((int (*)(int))inner->code)(x + 1);
+}
+
+static void test_nested(void) {
+  struct made inner, outer;
+  ffi_type *a[1] = {&ffi_type_sint};
+  if (!make(&inner, &ffi_type_sint, 1, a, cb_triple, NULL))
+    return;
+  if (make(&outer, &ffi_type_sint, 1, a, cb_outer, &inner)) {
+    CHECK_INT(((int (*)(int))outer.code)(5), 15 + 18);
+    ffi_arg r = 0;
+    int x = -2;
+    void *av[1] = {&x};
+    ffi_call(&outer.cif, FFI_FN(outer.code), &r, av);
+    CHECK_INT((ffi_sarg)r, -6 + -3);
+    ffi_closure_free(outer.writable);
+  }
+  ffi_closure_free(inner.writable);
+}
+
+static struct made shared;
+static int shared_bias = 1;
+
+static void *thread_body(void *arg) {
+  int id = (int)(intptr_t)arg;
+  ffi_type *a[2] = {&ffi_type_sint, &ffi_type_sint};
+  int own_bias = id * 100000;
+  for (int i = 0; i < 300; i++) {
+    struct made own;
+    if (!make(&own, &ffi_type_sint, 2, a, cb_add, &own_bias))
+      break;
+    for (int j = 0; j < 20; j++) {
+      int got_shared = ((int (*)(int, int))shared.code)(id, j);
+      int got_own = ((int (*)(int, int))own.code)(i, j);
+      if (got_shared != id + j + 1 || got_own != own_bias + i + j) {
+        CHECK_INT(got_shared, id + j + 1);
+        CHECK_INT(got_own, own_bias + i + j);
+        ffi_closure_free(own.writable);
+        return NULL;
+      }
+    }
+    ffi_closure_free(own.writable);
+  }
+  return NULL;
+}
+
+static void test_threads(void) {
+  ffi_type *a[2] = {&ffi_type_sint, &ffi_type_sint};
+  if (!make(&shared, &ffi_type_sint, 2, a, cb_add, &shared_bias))
+    return;
+  pthread_t th[4];
+  int started[4];
+  for (int i = 0; i < 4; i++)
+    started[i] = pthread_create(&th[i], NULL, thread_body, (void *)(intptr_t)(i + 1)) == 0;
+  for (int i = 0; i < 4; i++) {
+    CHECK(started[i]);
+    if (started[i])
+      pthread_join(th[i], NULL);
+  }
+  ffi_closure_free(shared.writable);
+}
+
 int main(void) {
   test_basic();
   test_narrow_returns();
@@ -460,5 +564,8 @@ int main(void) {
   test_many_closures();
   test_large_allocation();
   test_deprecated_prep_closure();
+  test_churn();
+  test_nested();
+  test_threads();
   return finish("closures");
 }

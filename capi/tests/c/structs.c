@@ -9,10 +9,14 @@
  *     INTEGER+SSE, SSE+INTEGER, mixed in one eightbyte), > 16 bytes (memory, sret), nested
  *     structs with an array member described as a struct;
  *   - a struct that no longer fits in the remaining GPRs (or XMM registers) goes to the
- *     stack whole, and a later scalar still takes the register left over;
+ *     stack whole, and a later scalar still takes the register left over; a struct whose
+ *     first eightbyte is the sixth GPR argument (libffi >= 3.5 headers only: libffi 3.4.4
+ *     gets it wrong, PR #848);
  *   - a large struct is passed by value: the callee's changes do not reach the caller's
  *     object, and ffi_call leaves avalue[] unchanged (libffi >= 3.7 semantics);
- *   - a small struct return writes exactly the struct's bytes into rvalue.
+ *   - a small struct return writes exactly the struct's bytes into rvalue;
+ *   - a struct type whose size and alignment the program filled in itself (as ctypes does)
+ *     is used as given.
  *
  * Works with libffi >= 3.4. */
 
@@ -150,6 +154,14 @@ static struct outer tr_outer(struct outer x) {
 static long gpr_spill(long x, struct ll a, struct ll b, struct ll c, long y) {
   return x * 1 + a.a * 2 + a.b * 3 + b.a * 4 + b.b * 5 + c.a * 6 + c.b * 7 + y * 8;
 }
+#if defined(FFI_VERSION_NUMBER)
+/* n in rdi, a..e each in one GPR and one XMM register: e's long is the sixth GPR argument
+ * (libffi before 3.4.7 then overwrote xmm0: libffi PR #848). */
+static double sixth_gpr(int n, struct ld a, struct ld b, struct ld c, struct ld d, struct ld e) {
+  return n + (double)(a.a + b.a * 2 + c.a * 3 + d.a * 4 + e.a * 5) +
+         a.b * 10 + b.b * 20 + c.b * 30 + d.b * 40 + e.b * 50;
+}
+#endif
 /* a, b, c in xmm0-5, x in xmm6, d on the stack (only xmm7 left), y in xmm7. */
 static double sse_spill(struct dd a, struct dd b, struct dd c, double x, struct dd d, double y) {
   return a.a * 1 + a.b * 2 + b.a * 3 + b.b * 4 + c.a * 5 + c.b * 6 + x * 7 + d.a * 8 +
@@ -390,10 +402,47 @@ static void test_register_exhaustion(void) {
     call(&ffi_type_double, 6, t, FFI_FN(sse_spill), &r, av);
     CHECK(r == sse_spill(a, b, c, x, d, y));
   }
+#if defined(FFI_VERSION_NUMBER)
+  /* Only libffi >= 3.4.7 gets this right; ffi.h has FFI_VERSION_NUMBER since 3.5. */
+  {
+    int n = 1;
+    struct ld a = {1, 0.5}, b = {2, 0.25}, c = {3, 0.125}, d = {4, 1.5}, e = {5, 2.5};
+    ffi_type *t[6] = {&ffi_type_sint, &ld_t, &ld_t, &ld_t, &ld_t, &ld_t};
+    void *av[6] = {&n, &a, &b, &c, &d, &e};
+    double r = 0;
+    call(&ffi_type_double, 6, t, FFI_FN(sixth_gpr), &r, av);
+    CHECK(r == sixth_gpr(n, a, b, c, d, e));
+  }
+#endif
+}
+
+/* Types laid out by the program (ctypes fills in size and alignment itself). */
+static void test_prelaid_types(void) {
+  static ffi_type *el[] = {&ffi_type_double, &ffi_type_schar, NULL};
+  ffi_type t = {sizeof(struct dc), _Alignof(struct dc), FFI_TYPE_STRUCT, el};
+  struct dc x = {1.5, 'a'}, r = {0, 0};
+  ffi_type *a[1] = {&t};
+  void *av[1] = {&x};
+  call(&t, 1, a, FFI_FN(tr_dc), &r, av);
+  CHECK(r.d == 4.5 && r.c == 'b');
+  CHECK_INT(t.size, sizeof(struct dc));
+  CHECK_INT(t.alignment, _Alignof(struct dc));
+
+  static ffi_type *bel[] = {&ffi_type_slong, &ffi_type_slong, &ffi_type_slong,
+                            &ffi_type_double, NULL};
+  ffi_type bt = {sizeof(struct big), _Alignof(struct big), FFI_TYPE_STRUCT, bel};
+  struct big bx = {1, 2, 3, 0.5}, br;
+  long k = 1;
+  ffi_type *ba[2] = {&bt, &ffi_type_slong};
+  void *bav[2] = {&bx, &k};
+  memset(&br, 0, sizeof br);
+  call(&bt, 2, ba, FFI_FN(tr_big), &br, bav);
+  CHECK(br.a == 2 && br.b == 3 && br.c == 4 && br.d == 1.5);
 }
 
 int main(void) {
   test_layout();
+  test_prelaid_types();
   test_small_structs();
   test_sixteen_byte_structs();
   test_memory_structs();
