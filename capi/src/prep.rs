@@ -21,9 +21,10 @@ use crate::ffi::{
 
 /// Nesting deeper than this is refused (it is also the dynamic layer's limit).
 const MAX_DEPTH: u32 = 64;
-/// Type nodes visited while preparing one signature. Shared sub-structs are visited once per
-/// use, so a malicious DAG would otherwise take exponential time.
-const MAX_NODES: u32 = 1 << 20;
+/// Type nodes visited while preparing one signature (16 Mi). Shared sub-structs are visited
+/// once per use, so a malicious DAG would otherwise take exponential time; the limit is high
+/// because ctypes describes an array member as one element per item.
+const MAX_NODES: u32 = 1 << 24;
 
 /// A prepared signature.
 pub(crate) struct Signature {
