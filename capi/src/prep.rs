@@ -155,6 +155,8 @@ impl Hasher for Fx {
 struct Layout {
     size: usize,
     align: usize,
+    /// Whether a floating-point scalar is inside (which decides register classes).
+    floats: bool,
 }
 
 /// The layout of a scalar type code, and the code it is keyed as.
@@ -170,7 +172,15 @@ fn scalar(code: u16) -> Option<(Layout, u16)> {
         code::LONGDOUBLE | code::UINT128 | code::SINT128 => (16, 16, code),
         _ => return None,
     };
-    Some((Layout { size, align }, key))
+    let floats = matches!(code, code::FLOAT | code::DOUBLE | code::LONGDOUBLE);
+    Some((
+        Layout {
+            size,
+            align,
+            floats,
+        },
+        key,
+    ))
 }
 
 /// Validates a type graph, lays out structs in place (libffi's semantics: a struct whose
@@ -205,10 +215,11 @@ impl Walker<'_> {
                 if t.elements.is_null() {
                     return Err(FFI_BAD_TYPEDEF);
                 }
+                let start = self.key.len();
                 self.key.push(u32::from(code::STRUCT));
-                let count_at = self.key.len();
                 self.key.push(0);
                 let (mut offset, mut align, mut count) = (0usize, 1usize, 0u32);
+                let (mut largest, mut floats) = (0usize, false);
                 loop {
                     // SAFETY: the list is NULL-terminated (contract); we stop at NULL.
                     let element = unsafe { *t.elements.add(count as usize) };
@@ -220,14 +231,42 @@ impl Walker<'_> {
                     offset = offset.next_multiple_of(inner.align);
                     offset = offset.checked_add(inner.size).ok_or(FFI_BAD_TYPEDEF)?;
                     align = align.max(inner.align);
+                    largest = largest.max(inner.size);
+                    floats |= inner.floats;
                     count += 1;
                 }
                 let size = offset.next_multiple_of(align);
                 if count == 0 || size > i32::MAX as usize {
                     return Err(FFI_BAD_TYPEDEF);
                 }
-                self.key[count_at] = count;
-                self.settle(t, Layout { size, align })
+                self.key[start + 1] = count;
+                let layout = Layout {
+                    size,
+                    align,
+                    floats,
+                };
+                if t.size == 0 {
+                    // libffi's in-place layout.
+                    t.size = size;
+                    t.alignment = align as u16;
+                    return Ok(layout);
+                }
+                let preset = Layout {
+                    size: t.size,
+                    align: usize::from(t.alignment),
+                    floats,
+                };
+                match preset_kind(preset, layout, largest.next_multiple_of(align)) {
+                    Some(Preset::Struct) => {}
+                    Some(Preset::Union) => self.key[start] = UNION_KEY,
+                    Some(Preset::Blob) => {
+                        self.key.truncate(start);
+                        self.key
+                            .extend([BLOB_KEY, t.size as u32, u32::from(t.alignment)]);
+                    }
+                    None => return Err(FFI_BAD_TYPEDEF),
+                }
+                Ok(preset)
             }
             code::COMPLEX => {
                 if t.elements.is_null() {
@@ -250,6 +289,7 @@ impl Walker<'_> {
                 let layout = Layout {
                     size: 2 * part_layout.size,
                     align: part_layout.align,
+                    floats: true,
                 };
                 self.settle(t, layout)
             }
@@ -258,7 +298,7 @@ impl Walker<'_> {
         }
     }
 
-    /// Writes a computed aggregate layout into a type whose size is 0, or checks it against
+    /// Writes a computed complex layout into a type whose size is 0, or checks it against
     /// the one the caller set.
     fn settle(&mut self, t: &mut FfiType, layout: Layout) -> Result<Layout, FfiStatus> {
         if t.size == 0 {
@@ -268,10 +308,47 @@ impl Walker<'_> {
         } else if t.size == layout.size && usize::from(t.alignment) == layout.align {
             Ok(layout)
         } else {
-            // A preset layout that disagrees with the members (a union or a packed struct
-            // described as a struct) cannot be classified faithfully.
             Err(FFI_BAD_TYPEDEF)
         }
+    }
+}
+
+/// Key words of the aggregates [`preset_kind`] reinterprets (beyond the type codes).
+const UNION_KEY: u32 = 0x1_0000;
+const BLOB_KEY: u32 = 0x1_0001;
+
+/// How a struct type whose size the caller preset (CPython's ctypes does, for every
+/// structure and union) is passed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Preset {
+    /// The preset layout is the members' sequential layout: an ordinary struct.
+    Struct,
+    /// The preset layout is the members' union layout (all at offset 0): ctypes describes a
+    /// union as a struct of its members with the union's size.
+    Union,
+    /// Integer-only members whose real offsets are unknown (ctypes' bit fields share storage
+    /// units): as long as no member is under-aligned, every eightbyte is INTEGER whatever the
+    /// offsets, so the struct passes like integer bytes of its size and alignment.
+    Blob,
+}
+
+/// Classifies a preset layout, or refuses it (`None`): floats at unknown offsets, or members
+/// aligned above the preset alignment (a packed struct, whose misaligned members make the
+/// psABI pass it in memory, which the members do not tell).
+fn preset_kind(preset: Layout, sequential: Layout, union_size: usize) -> Option<Preset> {
+    if preset.size == sequential.size && preset.align == sequential.align {
+        Some(Preset::Struct)
+    } else if preset.size == union_size && preset.align == sequential.align {
+        Some(Preset::Union)
+    } else if !sequential.floats
+        && preset.align >= sequential.align
+        && preset.align.is_power_of_two()
+        && preset.align <= 16
+        && preset.size % preset.align == 0
+    {
+        Some(Preset::Blob)
+    } else {
+        None
     }
 }
 
@@ -313,7 +390,35 @@ unsafe fn to_type(ty: *const FfiType) -> Result<Type, FfiStatus> {
                 members.push(unsafe { to_type(element) }?);
                 i += 1;
             }
-            Type::structure(members).map_err(|_| FFI_BAD_TYPEDEF)
+            let sequential =
+                Type::structure(members.iter().cloned()).map_err(|_| FFI_BAD_TYPEDEF)?;
+            let preset = Layout {
+                size: t.size,
+                align: usize::from(t.alignment),
+                floats: false,
+            };
+            let mut floats = false;
+            sequential.for_each_scalar(0, &mut |_, kind| floats |= kind.is_float());
+            let layout = Layout {
+                size: sequential.size(),
+                align: sequential.align(),
+                floats,
+            };
+            let union_size = members
+                .iter()
+                .map(Type::size)
+                .max()
+                .unwrap_or(0)
+                .next_multiple_of(layout.align);
+            match preset_kind(preset, layout, union_size) {
+                Some(Preset::Struct) => Ok(sequential),
+                Some(Preset::Union) => Type::union(members).map_err(|_| FFI_BAD_TYPEDEF),
+                Some(Preset::Blob) => Type::array(Type::U8, t.size)
+                    .and_then(|bytes| Type::structure([bytes]))
+                    .and_then(|blob| blob.aligned(usize::from(t.alignment)))
+                    .map_err(|_| FFI_BAD_TYPEDEF),
+                None => Err(FFI_BAD_TYPEDEF),
+            }
         }
         code::COMPLEX => {
             // SAFETY: validated: a float part type.

@@ -42,6 +42,7 @@ c_programs!(
     longdouble,
     misuse,
     misuse_strict,
+    preset_layout,
     raw,
     scalars,
     structs,

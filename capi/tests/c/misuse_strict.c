@@ -14,7 +14,8 @@
  *   - a struct that contains itself (a cycle), nesting deeper than 64, and a small DAG of
  *     structs that share members and would take 2^40 steps to walk naively;
  *   - a vector type (FFI_TYPE_VECTOR) and a scalar object with a non-standard size;
- *   - a struct whose preset size disagrees with its members (FFI_BAD_TYPEDEF);
+ *   - a struct whose preset size fits neither its members' struct nor union layout and
+ *     holds a double (FFI_BAD_TYPEDEF);
  *   - ffi_prep_closure_loc with NULL closure, cif, fun or codeloc;
  * and these do nothing instead of crashing:
  *   - ffi_call with a NULL cif, a NULL function, or NULL avalue for a cif with arguments;
@@ -139,9 +140,10 @@ int main(void) {
   ffi_type *odd_arg[1] = {&odd_int};
   CHECK(ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 1, &ffi_type_void, odd_arg) == FFI_BAD_TYPEDEF);
 
-  /* A preset size that is not the members' layout (a union described as a struct). */
+  /* A preset size that is neither the members' struct nor union layout, with a double at
+     an unknown offset (preset_layout.c has the accepted cases). */
   ffi_type *int_double[3] = {&ffi_type_sint, &ffi_type_double, NULL};
-  ffi_type preset = {8, 8, FFI_TYPE_STRUCT, int_double};
+  ffi_type preset = {24, 8, FFI_TYPE_STRUCT, int_double};
   ffi_type *preset_arg[1] = {&preset};
   CHECK(ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 1, &ffi_type_void, preset_arg) == FFI_BAD_TYPEDEF);
 
