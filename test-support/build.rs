@@ -9,6 +9,19 @@ fn main() {
         .filter(|path| path.extension().is_some_and(|ext| ext == "c"))
         .collect();
     files.sort();
+    // unwind_frames.c alone is built with -fexceptions: Rust panics unwind through its
+    // frames and must run their `cleanup` handlers (tests/unwind_c.rs).
+    let (unwind, files): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|path| path.ends_with("unwind_frames.c"));
+    cc::Build::new()
+        .files(unwind)
+        .include("c")
+        .opt_level(2)
+        .warnings(true)
+        .extra_warnings(true)
+        .flag("-fexceptions")
+        .compile("closure_ffi_peer_unwind");
     build
         .files(files)
         .include("c")
