@@ -255,8 +255,8 @@ struct FreeList {
 /// The chunks and the live large blocks.
 struct Backing {
     /// Allocates chunks only (see the FIXME in the module docs), when no near mapping can be
-    /// made. Maps nothing until its first `alloc`.
-    jit: Box<JitAllocator>,
+    /// made. Taken from [`RECYCLED`] (or made) on first use.
+    jit: Option<Box<JitAllocator>>,
     /// Every chunk, to give them back when the allocator is dropped.
     chunks: Vec<Chunk>,
     /// Large blocks handed out and not yet released.
@@ -381,10 +381,6 @@ impl Shared {
     fn new(dual_mapping: bool, near: bool) -> Self {
         static NEXT_ID: AtomicU32 = AtomicU32::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let options = JitAllocatorOptions {
-            use_dual_mapping: dual_mapping,
-            ..JitAllocatorOptions::default()
-        };
         let free_list = || {
             Mutex::new(FreeList {
                 free: Vec::new(),
@@ -397,7 +393,7 @@ impl Shared {
             near,
             classes: [free_list(), free_list(), free_list(), free_list()],
             backing: Mutex::new(Backing {
-                jit: JitAllocator::new(options),
+                jit: None,
                 chunks: Vec::new(),
                 large: Vec::new(),
             }),
@@ -568,7 +564,8 @@ impl Backing {
             self.chunks.push(Chunk::Near(mapping));
             return Ok(views);
         }
-        let (rx, rw) = self.jit.alloc(CHUNK_SIZE).map_err(|_| JitAllocError)?;
+        let jit = self.jit.get_or_insert_with(|| recycled_jit(dual_mapping));
+        let (rx, rw) = jit.alloc(CHUNK_SIZE).map_err(|_| JitAllocError)?;
         // Recorded even if unusable, so that dropping the allocator releases it.
         self.chunks.push(Chunk::Jit(rx));
         if rx.addr() % JIT_GRANULARITY != 0 || rw.addr() % JIT_GRANULARITY != 0 {
@@ -607,16 +604,43 @@ impl Drop for Shared {
                 // mapping is unmapped once.
                 Chunk::Near(mapping) => unsafe { mapping.unmap() },
                 Chunk::Jit(rx) => {
-                    // SAFETY: `rx` came from `jit.alloc` and is released once; none of its
-                    // slots is in use (checked above).
-                    let _ = unsafe { backing.jit.release(rx) };
+                    if let Some(jit) = backing.jit.as_mut() {
+                        // SAFETY: `rx` came from `jit.alloc` and is released once; none of
+                        // its slots is in use (checked above).
+                        let _ = unsafe { jit.release(rx) };
+                    }
                 }
             }
         }
         // Releasing the chunks leaves at most one empty block per pool, which a hard reset
         // unmaps.
-        // SAFETY: nothing allocated from `jit` is in use any more (checked above).
-        unsafe { backing.jit.reset(ResetPolicy::Hard) };
+        if let Some(mut jit) = backing.jit.take() {
+            // SAFETY: nothing allocated from `jit` is in use any more (checked above).
+            unsafe { jit.reset(ResetPolicy::Hard) };
+            let dual = self.dual_mapping;
+            RECYCLED
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((dual, jit));
+        }
+    }
+}
+
+/// jit-allocator2 0.2.9's `JitAllocator` has no `Drop`: dropping one leaks its internal
+/// bookkeeping. So an emptied (hard-reset) instance is kept here and handed to the next
+/// allocator that needs one with the same mapping mode, which bounds the memory by the
+/// number of fallback allocators alive at once.
+static RECYCLED: Mutex<Vec<(bool, Box<JitAllocator>)>> = Mutex::new(Vec::new());
+
+/// An empty `JitAllocator` with or without dual mapping: a recycled one, or a new one.
+fn recycled_jit(dual_mapping: bool) -> Box<JitAllocator> {
+    let mut recycled = RECYCLED.lock().unwrap_or_else(PoisonError::into_inner);
+    match recycled.iter().position(|(dual, _)| *dual == dual_mapping) {
+        Some(i) => recycled.swap_remove(i).1,
+        None => JitAllocator::new(JitAllocatorOptions {
+            use_dual_mapping: dual_mapping,
+            ..JitAllocatorOptions::default()
+        }),
     }
 }
 
