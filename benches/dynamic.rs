@@ -277,7 +277,8 @@ mod x86_64 {
         }
 
         let typed = TypedClosure::<Add2, _>::new(|a: u64, b: u64| a.wrapping_add(b)).unwrap();
-        bench(&mut g, "ours_typed", typed.fn_ptr());
+        // SAFETY: the typed closure outlives every call through this pointer.
+        bench(&mut g, "ours_typed", unsafe { typed.fn_ptr() });
 
         let mut ffi_cif = FfiCif::add2();
         // SAFETY: the cif is `u64 (u64, u64)` and outlives the closure (dropped first below).
@@ -471,7 +472,8 @@ mod x86_64 {
         let ffi_closure = unsafe { FfiClosure::new(ffi_cif.as_ptr()) };
         assert_eq!(ffi_closure.fn_ptr()(40, 2), 42);
         let typed = TypedClosure::<Add2, _>::new(|a: u64, b: u64| a.wrapping_add(b)).unwrap();
-        assert_eq!(typed.fn_ptr()(40, 2), 42);
+        // SAFETY: the typed closure outlives every call through this pointer.
+        assert_eq!((unsafe { typed.fn_ptr() })(40, 2), 42);
         for (_, cif) in variants(add2_cif()) {
             let checked = Closure::new(cif.clone(), add2_checked).unwrap();
             let unchecked = Closure::new(cif.clone(), add2_unchecked).unwrap();

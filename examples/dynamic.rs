@@ -186,7 +186,8 @@ mod demo {
             let _ = ret.set(b.cmp(&a) as i32);
         })?;
         let mut data = vec![3, 1, 4, 1, 5, 9, 2, 6, 5, 3];
-        // SAFETY: the closure has qsort's comparator signature and outlives the call.
+        // SAFETY: the closure has qsort's comparator signature and outlives the call (and
+        // every call qsort makes through `cmp`).
         unsafe {
             let cmp: extern "C" fn(*const c_void, *const c_void) -> i32 = descending.fn_ptr();
             libc::qsort(data.as_mut_ptr().cast(), data.len(), 4, Some(cmp));

@@ -281,7 +281,8 @@ fn derived_structs_pass_by_value_through_a_typed_closure() {
         y: p.x,
     })
     .unwrap();
-    let f = closure.fn_ptr();
+    // SAFETY: the typed closure outlives every call through this pointer.
+    let f = unsafe { closure.fn_ptr() };
     assert_eq!(f(Point { x: 1.0, y: 2.0 }), Point { x: 12.0, y: 1.0 });
     // And back through a Cif, as C would see it.
     assert_eq!(
@@ -295,7 +296,8 @@ fn derived_structs_pass_by_value_through_a_typed_closure() {
         ..rotate_outer(o)
     })
     .unwrap();
-    let rotated = (closure.fn_ptr())(outer());
+    // SAFETY: the typed closure outlives every call through this pointer.
+    let rotated = (unsafe { closure.fn_ptr() })(outer());
     assert_eq!(
         rotated,
         Outer {

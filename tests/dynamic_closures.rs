@@ -804,7 +804,8 @@ fn typed_closures_capture_state() {
     })
     .expect("closure memory");
     send_sync(&sub);
-    let f = sub.fn_ptr();
+    // SAFETY: the typed closure outlives every call through this pointer.
+    let f = unsafe { sub.fn_ptr() };
     assert_eq!(f(5, 7), -2, "called from Rust");
     // SAFETY: the closure is `int32_t (int32_t, int32_t)`.
     assert_eq!(unsafe { (s.sub_i32.check)(f as *const c_void) }, 0);
@@ -815,7 +816,8 @@ fn typed_closures_capture_state() {
         a.wrapping_sub(b).wrapping_add(offset)
     })
     .expect("closure memory");
-    let g = sub_w.fn_ptr();
+    // SAFETY: the typed closure outlives every call through this pointer.
+    let g = unsafe { sub_w.fn_ptr() };
     assert_eq!(g(i64::MIN, 1), i64::MAX, "called from Rust");
     // SAFETY: the closure is `int64_t (int64_t, int64_t)`, ms_abi.
     assert_eq!(unsafe { (w.sub_i64.check)(g as *const c_void) }, 0);
@@ -835,7 +837,9 @@ fn typed_closures_capture_state() {
         f: 0.5,
         b: 3,
     };
-    assert_eq!((op_w.fn_ptr())(x, 4), difb_op(x, 4), "called from Rust");
+    // SAFETY: the typed closure outlives every call through this pointer.
+    let op_w_fn = unsafe { op_w.fn_ptr() };
+    assert_eq!(op_w_fn(x, 4), difb_op(x, 4), "called from Rust");
 
     // long double on System V: Rust would pass `LongDouble` as a 16-byte struct, not as an
     // x87 value, so a typed signature cannot express it and is refused.

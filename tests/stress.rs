@@ -396,7 +396,8 @@ mod dynamic {
                 x.rotate_left(7) ^ salt
             })
             .expect("closure memory");
-            let f = typed.fn_ptr();
+            // SAFETY: the typed closure outlives every call through this pointer.
+            let f = unsafe { typed.fn_ptr() };
             // SAFETY: the closure is `uint64_t (uint64_t)`, System V.
             let got = unsafe { (modes.u64_u64[0].1)(f as *const c_void, i) };
             assert_eq!(
@@ -409,7 +410,8 @@ mod dynamic {
                 x.wrapping_mul(salt | 1)
             })
             .expect("closure memory");
-            let f = typed.fn_ptr();
+            // SAFETY: the typed closure outlives every call through this pointer.
+            let f = unsafe { typed.fn_ptr() };
             // SAFETY: the closure is `uint64_t (uint64_t)`, ms_abi.
             let got = unsafe { (modes.u64_u64[2].1)(f as *const c_void, i) };
             assert_eq!(
@@ -820,7 +822,9 @@ fn dynamic_cycles(n: usize) {
                 let typed =
                     TypedClosure::<extern "C" fn(u64) -> u64, _>::new(move |x: u64| x + salt)
                         .expect("closure memory");
-                assert_eq!((typed.fn_ptr())(2), 2 + salt, "cycle {k}: TypedClosure");
+                // SAFETY: the typed closure outlives every call through this pointer.
+                let f = unsafe { typed.fn_ptr() };
+                assert_eq!(f(2), 2 + salt, "cycle {k}: TypedClosure");
             }
         }
         if k % 256 == 0 {

@@ -394,7 +394,8 @@ fn check_round(round: u64) {
             assert_eq!(c1.fn_ptr::<extern "C" fn(u64) -> u64>()(7), 7 ^ salt);
             assert_eq!(c2.fn_ptr::<extern "win64" fn(u64) -> u64>()(7), 7 ^ salt);
         }
-        assert_eq!((typed.fn_ptr())(7), 7u64.wrapping_add(salt));
+        // SAFETY: the typed closure outlives every call through this pointer.
+        assert_eq!((unsafe { typed.fn_ptr() })(7), 7u64.wrapping_add(salt));
         (c1, c2, typed)
     };
     #[cfg(target_arch = "x86_64")]
@@ -404,7 +405,8 @@ fn check_round(round: u64) {
             "Closure, interpreted",
         ),
         (closures.1.code_ptr().as_ptr() as usize, "Closure, compiled"),
-        (closures.2.fn_ptr() as usize, "TypedClosure"),
+        // SAFETY: the typed closure outlives every call through this pointer.
+        (unsafe { closures.2.fn_ptr() } as usize, "TypedClosure"),
     ];
     #[cfg(not(target_arch = "x86_64"))]
     let dynamic_code: [(usize, &str); 0] = [];

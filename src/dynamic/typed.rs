@@ -461,7 +461,8 @@ type TypedState<S, F> = (F, PhantomData<fn(S)>);
 ///
 /// let offset = 10;
 /// let add = TypedClosure::<extern "C" fn(i32, i32) -> i32, _>::new(move |a, b| a + b + offset)?;
-/// let f = add.fn_ptr();
+/// // SAFETY: `add` outlives every call through `f`.
+/// let f = unsafe { add.fn_ptr() };
 /// assert_eq!(f(1, 2), 13);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -516,9 +517,16 @@ impl<S: FnSig, F: TypedFn<S>, A: JitAlloc> TypedClosure<S, F, A> {
         Ok(Self { inner })
     }
 
-    /// The closure's code as a function pointer of type `S`, valid while `self` lives.
-    pub fn fn_ptr(&self) -> S {
-        // SAFETY: the code has S's signature (its Cif was derived from S).
+    /// The closure's code as a function pointer of type `S`.
+    ///
+    /// # Safety
+    /// The pointer is valid only while `self` lives, and when `F` is not `Sync` it must not
+    /// be called from two threads at once. `S` may be a safe `extern fn` type, so the
+    /// compiler cannot enforce either: the caller promises both for every call made through
+    /// the returned pointer (see docs/SAFETY.md).
+    pub unsafe fn fn_ptr(&self) -> S {
+        // SAFETY: the code has S's signature (its Cif was derived from S); its lifetime and
+        // threading are the caller's contract.
         unsafe { S::from_code_ptr(self.inner.code_ptr()) }
     }
 
