@@ -453,6 +453,8 @@ fn closure_arguments_and_results_are_type_checked() {
         seen.push(format!("{:?}", args.get::<f32>(1).map(|_| ())));
         seen.push(format!("{:?}", args.ptr(2)));
         seen.push(format!("{:?}", args.get::<f64>(1)));
+        // The largest index is an error too, not an overflow.
+        seen.push(format!("{:?}", args.get::<i32>(usize::MAX).map(|_| ())));
         let wrong = ret.set(7i32);
         seen.push(format!("{wrong:?}"));
     })
@@ -472,6 +474,13 @@ fn closure_arguments_and_results_are_type_checked() {
         format!("{:?}", Err::<(), _>(CallError::ArgType { index: 1 })),
         "None".to_string(),
         "Ok(2.5)".to_string(),
+        format!(
+            "{:?}",
+            Err::<(), _>(CallError::ArgCount {
+                expected: 2,
+                got: usize::MAX
+            })
+        ),
         format!("{:?}", Err::<(), _>(CallError::RetType)),
     ];
     assert_eq!(*seen.lock().unwrap(), want);

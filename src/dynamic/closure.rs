@@ -89,7 +89,7 @@ impl<'c> Args<'c> {
     pub fn get<T: CType>(&self, index: usize) -> Result<T, CallError> {
         let ptr = self.ptr(index).ok_or(CallError::ArgCount {
             expected: self.len(),
-            got: index + 1,
+            got: index.saturating_add(1),
         })?;
         if !T::ffi_type().same_layout(&self.cif.args()[index]) {
             return Err(CallError::ArgType { index });
