@@ -206,17 +206,12 @@ impl CallPlan {
         classifier(args, ret, nfixed, self)
     }
 
-    /// The moves of argument `arg`.
+    /// The moves of argument `arg`: a binary search, as the moves are in argument order (a
+    /// loop over every argument stays O(n log n); a scan made compiling a 65536-argument
+    /// Cif take seconds).
     pub fn moves_of(&self, arg: usize) -> &[Move] {
-        let start = self
-            .moves
-            .iter()
-            .position(|m| m.arg as usize >= arg)
-            .unwrap_or(self.moves.len());
-        let len = self.moves[start..]
-            .iter()
-            .take_while(|m| m.arg as usize == arg)
-            .count();
+        let start = self.moves.partition_point(|m| usize::from(m.arg) < arg);
+        let len = self.moves[start..].partition_point(|m| usize::from(m.arg) == arg);
         &self.moves[start..start + len]
     }
 
@@ -395,4 +390,28 @@ pub(crate) fn ret_widen(ty: &Type) -> Option<bool> {
     (matches!(kind, TypeKind::Pointer) || kind.is_integer())
         .then_some(kind.is_signed())
         .filter(|_| ty.size() < 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moves_of_finds_each_arguments_moves_quickly() {
+        // Found by fuzz/fuzz_targets/types_cif.rs: Cif::compile on 65536 arguments called
+        // moves_of per argument, and a scan per call made that quadratic (a timeout).
+        let mut args: Vec<Type> = (0..MAX_ARGS).map(|_| Type::I32).collect();
+        args[0] = Type::structure([Type::F64, Type::I64]).unwrap(); // xmm0 and rdi
+        let plan = crate::arch::x86::sysv64::plan(&args, &Type::VOID, None).unwrap();
+        let mut expected = plan.moves.iter();
+        for arg in 0..MAX_ARGS {
+            let moves = plan.moves_of(arg);
+            assert_eq!(moves.len(), if arg == 0 { 2 } else { 1 }, "argument {arg}");
+            for m in moves {
+                assert_eq!(Some(m), expected.next());
+            }
+        }
+        assert!(plan.moves_of(MAX_ARGS).is_empty());
+        assert!(CallPlan::default().moves_of(0).is_empty());
+    }
 }
