@@ -345,6 +345,9 @@ fn preset_kind(preset: Layout, sequential: Layout, union_size: usize) -> Option<
         && preset.align.is_power_of_two()
         && preset.align <= 16
         && preset.size % preset.align == 0
+        // The limit computed layouts have: a larger preset size would overflow the offsets
+        // of an enclosing struct.
+        && preset.size <= i32::MAX as usize
     {
         Some(Preset::Blob)
     } else {
@@ -352,80 +355,120 @@ fn preset_kind(preset: Layout, sequential: Layout, union_size: usize) -> Option<
     }
 }
 
-/// Builds the dynamic layer's Type for a graph [`Walker`] accepted.
-///
-/// # Safety
-/// As for [`Walker::walk`], and the graph must have been walked successfully.
-unsafe fn to_type(ty: *const FfiType) -> Result<Type, FfiStatus> {
-    // SAFETY: validated by the walk.
-    let t = unsafe { &*ty };
-    let scalar = |code| match code {
-        code::UINT8 => Type::U8,
-        code::SINT8 => Type::I8,
-        code::UINT16 => Type::U16,
-        code::SINT16 => Type::I16,
-        code::UINT32 => Type::U32,
-        code::SINT32 | code::INT => Type::I32,
-        code::UINT64 => Type::U64,
-        code::SINT64 => Type::I64,
-        code::UINT128 => Type::U128,
-        code::SINT128 => Type::I128,
-        code::FLOAT => Type::F32,
-        code::DOUBLE => Type::F64,
-        code::LONGDOUBLE => Type::LONG_DOUBLE,
-        _ => Type::POINTER,
-    };
-    match t.type_ {
-        code::VOID => Ok(Type::VOID),
-        code::STRUCT => {
-            let mut members = Vec::new();
-            let mut i = 0;
-            loop {
-                // SAFETY: NULL-terminated, validated.
-                let element = unsafe { *t.elements.add(i) };
-                if element.is_null() {
-                    break;
+/// Builds the dynamic layer's Types for graphs [`Walker`] accepted, each distinct struct
+/// node once: a sub-struct shared by several members (or types) becomes one shared Type, so
+/// a DAG costs its distinct nodes, not its expansion (up to [`MAX_NODES`] visits, which
+/// rebuilt and rescanned per use took minutes and gigabytes).
+#[derive(Default)]
+struct Builder {
+    /// Struct nodes already converted, by address: the Type and whether a floating-point
+    /// scalar is inside it.
+    memo: HashMap<usize, (Type, bool), FxBuild>,
+    /// Struct Types built (each distinct node once).
+    #[cfg(test)]
+    built: u32,
+}
+
+impl Builder {
+    /// The Type of `ty` and whether a floating-point scalar is inside it.
+    ///
+    /// # Safety
+    /// As for [`Walker::walk`], and the graph must have been walked successfully.
+    unsafe fn convert(&mut self, ty: *const FfiType) -> Result<(Type, bool), FfiStatus> {
+        // SAFETY: validated by the walk.
+        let t = unsafe { &*ty };
+        let scalar = |code| match code {
+            code::UINT8 => Type::U8,
+            code::SINT8 => Type::I8,
+            code::UINT16 => Type::U16,
+            code::SINT16 => Type::I16,
+            code::UINT32 => Type::U32,
+            code::SINT32 | code::INT => Type::I32,
+            code::UINT64 => Type::U64,
+            code::SINT64 => Type::I64,
+            code::UINT128 => Type::U128,
+            code::SINT128 => Type::I128,
+            code::FLOAT => Type::F32,
+            code::DOUBLE => Type::F64,
+            code::LONGDOUBLE => Type::LONG_DOUBLE,
+            _ => Type::POINTER,
+        };
+        match t.type_ {
+            code::VOID => Ok((Type::VOID, false)),
+            code::STRUCT => {
+                if let Some(done) = self.memo.get(&(ty as usize)) {
+                    return Ok(done.clone());
                 }
-                // SAFETY: validated.
-                members.push(unsafe { to_type(element) }?);
-                i += 1;
+                let mut members = Vec::new();
+                let mut floats = false;
+                let mut i = 0;
+                loop {
+                    // SAFETY: NULL-terminated, validated.
+                    let element = unsafe { *t.elements.add(i) };
+                    if element.is_null() {
+                        break;
+                    }
+                    // SAFETY: validated.
+                    let (member, member_floats) = unsafe { self.convert(element) }?;
+                    members.push(member);
+                    floats |= member_floats;
+                    i += 1;
+                }
+                let built = Self::structure(t, members, floats)?;
+                #[cfg(test)]
+                {
+                    self.built += 1;
+                }
+                self.memo.insert(ty as usize, built.clone());
+                Ok(built)
             }
-            let sequential =
-                Type::structure(members.iter().cloned()).map_err(|_| FFI_BAD_TYPEDEF)?;
-            let preset = Layout {
-                size: t.size,
-                align: usize::from(t.alignment),
-                floats: false,
-            };
-            let mut floats = false;
-            sequential.for_each_scalar(0, &mut |_, kind| floats |= kind.is_float());
-            let layout = Layout {
-                size: sequential.size(),
-                align: sequential.align(),
-                floats,
-            };
-            let union_size = members
-                .iter()
-                .map(Type::size)
-                .max()
-                .unwrap_or(0)
-                .next_multiple_of(layout.align);
-            match preset_kind(preset, layout, union_size) {
-                Some(Preset::Struct) => Ok(sequential),
-                Some(Preset::Union) => Type::union(members).map_err(|_| FFI_BAD_TYPEDEF),
-                Some(Preset::Blob) => Type::array(Type::U8, t.size)
-                    .and_then(|bytes| Type::structure([bytes]))
-                    .and_then(|blob| blob.aligned(usize::from(t.alignment)))
-                    .map_err(|_| FFI_BAD_TYPEDEF),
-                None => Err(FFI_BAD_TYPEDEF),
+            code::COMPLEX => {
+                // SAFETY: validated: a float part type.
+                let part = scalar(unsafe { (**t.elements).type_ });
+                let complex = Type::complex(part).map_err(|_| FFI_BAD_TYPEDEF)?;
+                Ok((complex, true))
+            }
+            other => {
+                let ty = scalar(other);
+                let floats = ty.kind().is_float();
+                Ok((ty, floats))
             }
         }
-        code::COMPLEX => {
-            // SAFETY: validated: a float part type.
-            let part = scalar(unsafe { (**t.elements).type_ });
-            Type::complex(part).map_err(|_| FFI_BAD_TYPEDEF)
+    }
+
+    /// The Type of struct node `t` with these members, as its preset layout says
+    /// ([`preset_kind`]).
+    fn structure(t: &FfiType, members: Vec<Type>, floats: bool) -> Result<(Type, bool), FfiStatus> {
+        let sequential = Type::structure(members.iter().cloned()).map_err(|_| FFI_BAD_TYPEDEF)?;
+        let preset = Layout {
+            size: t.size,
+            align: usize::from(t.alignment),
+            floats: false,
+        };
+        let layout = Layout {
+            size: sequential.size(),
+            align: sequential.align(),
+            floats,
+        };
+        let union_size = members
+            .iter()
+            .map(Type::size)
+            .max()
+            .unwrap_or(0)
+            .next_multiple_of(layout.align);
+        match preset_kind(preset, layout, union_size) {
+            Some(Preset::Struct) => Ok((sequential, floats)),
+            Some(Preset::Union) => Type::union(members)
+                .map(|u| (u, floats))
+                .map_err(|_| FFI_BAD_TYPEDEF),
+            // Integer bytes only (a blob has no floats).
+            Some(Preset::Blob) => Type::array(Type::U8, t.size)
+                .and_then(|bytes| Type::structure([bytes]))
+                .and_then(|blob| blob.aligned(usize::from(t.alignment)))
+                .map(|blob| (blob, false))
+                .map_err(|_| FFI_BAD_TYPEDEF),
+            None => Err(FFI_BAD_TYPEDEF),
         }
-        other => Ok(scalar(other)),
     }
 }
 
@@ -555,12 +598,13 @@ unsafe fn build(
     rtype: *mut FfiType,
     atypes: *mut *mut FfiType,
 ) -> Result<Signature, FfiStatus> {
+    let mut builder = Builder::default();
     // SAFETY: validated.
-    let ret = unsafe { to_type(rtype) }?;
+    let (ret, _) = unsafe { builder.convert(rtype) }?;
     let mut args = Vec::with_capacity(nargs as usize);
     for i in 0..nargs as usize {
         // SAFETY: validated.
-        args.push(unsafe { to_type(*atypes.add(i)) }?);
+        args.push(unsafe { builder.convert(*atypes.add(i)) }?.0);
     }
     let cif = match nfixed {
         Some(nfixed) => Cif::new_variadic(dyn_abi, args, nfixed as usize, ret),
@@ -614,4 +658,104 @@ pub(crate) unsafe fn layout(ty: *mut FfiType) -> Result<(), FfiStatus> {
     };
     // SAFETY: forwarded contract.
     unsafe { walker.walk(ty, 0) }.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::ffi_type_sint32;
+
+    /// A chain of `depth` structs, each holding two of the one below (the bottom: two
+    /// `int`s): `depth` nodes whose expansion has 2^(depth+1) - 1.
+    #[expect(
+        clippy::vec_box,
+        reason = "the nodes point at each other: each needs an address that pushing keeps"
+    )]
+    fn doubling_chain(depth: usize) -> (Vec<Box<FfiType>>, Vec<Box<[*mut FfiType; 3]>>) {
+        let mut nodes: Vec<Box<FfiType>> = Vec::new();
+        let mut lists = Vec::new();
+        let mut below = (&ffi_type_sint32 as *const crate::ffi::TypeObject)
+            .cast_mut()
+            .cast::<FfiType>();
+        for _ in 0..depth {
+            let mut list = Box::new([below, below, core::ptr::null_mut()]);
+            let mut node = Box::new(FfiType {
+                size: 0,
+                alignment: 0,
+                type_: code::STRUCT,
+                elements: list.as_mut_ptr(),
+            });
+            below = &mut *node;
+            nodes.push(node);
+            lists.push(list);
+        }
+        (nodes, lists)
+    }
+
+    #[test]
+    fn preset_sizes_past_the_size_limit_are_refused() {
+        // Found by fuzz/fuzz_targets/capi_prep.rs: an integer struct with a preset size near
+        // usize::MAX passed as a blob, and the offsets of a struct holding it overflowed
+        // (a panic in debug builds, a wrapped layout written in place in release builds).
+        let int64 = (&crate::ffi::ffi_type_sint64 as *const crate::ffi::TypeObject)
+            .cast_mut()
+            .cast::<FfiType>();
+        let uint8 = (&crate::ffi::ffi_type_uint8 as *const crate::ffi::TypeObject)
+            .cast_mut()
+            .cast::<FfiType>();
+        let mut blob_elements = [int64, core::ptr::null_mut()];
+        for size in [usize::MAX - 7, 1 << 40, i32::MAX as usize + 1] {
+            let mut blob = FfiType {
+                size,
+                alignment: 8,
+                type_: code::STRUCT,
+                elements: blob_elements.as_mut_ptr(),
+            };
+            let mut outer_elements = [
+                &mut blob as *mut FfiType,
+                uint8,
+                int64,
+                core::ptr::null_mut(),
+            ];
+            let mut outer = FfiType {
+                size: 0,
+                alignment: 0,
+                type_: code::STRUCT,
+                elements: outer_elements.as_mut_ptr(),
+            };
+            // SAFETY: valid graphs that we own.
+            unsafe {
+                assert_eq!(layout(&mut blob), Err(FFI_BAD_TYPEDEF), "size {size:#x}");
+                assert_eq!(layout(&mut outer), Err(FFI_BAD_TYPEDEF), "size {size:#x}");
+            }
+            assert_eq!(outer.size, 0, "nothing laid out in place");
+        }
+        // The largest preset size still passes as integer bytes.
+        let mut blob = FfiType {
+            size: i32::MAX as usize - 7,
+            alignment: 8,
+            type_: code::STRUCT,
+            elements: blob_elements.as_mut_ptr(),
+        };
+        // SAFETY: as above.
+        assert_eq!(unsafe { layout(&mut blob) }, Ok(()));
+    }
+
+    #[test]
+    fn shared_sub_structs_become_one_type_each() {
+        // Found by fuzz/fuzz_targets/capi_prep.rs: 23 such nodes made ffi_prep_cif rebuild
+        // (and rescan) a Type per use of each node, 21 s and 0.9 GB for one cif.
+        let depth = 16;
+        let (mut nodes, _lists) = doubling_chain(depth);
+        let top: *mut FfiType = &mut **nodes.last_mut().unwrap();
+        // SAFETY: a valid, acyclic graph that we own.
+        unsafe { layout(top) }.unwrap();
+        let mut builder = Builder::default();
+        // SAFETY: walked by `layout`.
+        let (ty, floats) = unsafe { builder.convert(top) }.unwrap();
+        assert_eq!(builder.built, depth as u32, "each struct node built once");
+        assert!(!floats);
+        assert_eq!((ty.size(), ty.align()), (4 << depth, 4));
+        assert_eq!(ty.members()[0].size(), 4 << (depth - 1));
+    }
 }
