@@ -14,15 +14,7 @@
 #include <complex.h>
 #include <stdio.h>
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
+#include "check.h"
 
 /* Compares complex values (exactly: all values here are representable). */
 #define CHECK_CPLX(got, want) check_cplx(__FILE__, __LINE__, #got, (got), (want))
@@ -33,15 +25,6 @@ static void check_cplx(const char *file, int line, const char *expr, long double
             cimagl(got), creall(want), cimagl(want));
     failures++;
   }
-}
-
-static int finish(const char *name) {
-  if (failures != 0) {
-    fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
-    return 1;
-  }
-  printf("%s: all checks passed\n", name);
-  return 0;
 }
 
 /* ---- Callees ---- */

@@ -25,15 +25,7 @@ extern const ffi_type ffi_type_void, ffi_type_uint8, ffi_type_sint8, ffi_type_ui
     ffi_type_complex_float, ffi_type_complex_double, ffi_type_complex_longdouble,
     ffi_type_uint128, ffi_type_sint128;
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
+#include "check.h"
 
 /* A type object of the program's own. */
 static ffi_type my_int = {sizeof(int), _Alignof(int), FFI_TYPE_SINT32, NULL};

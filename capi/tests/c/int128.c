@@ -20,15 +20,7 @@
 #error "FFI_TARGET_HAS_INT128 must be defined on x86_64"
 #endif
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
+#include "check.h"
 
 typedef __int128 i128;
 typedef unsigned __int128 u128;
@@ -42,15 +34,6 @@ static void check_128(const char *file, int line, const char *expr, u128 got, u1
             (unsigned long long)(want >> 64), (unsigned long long)want);
     failures++;
   }
-}
-
-static int finish(const char *name) {
-  if (failures != 0) {
-    fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
-    return 1;
-  }
-  printf("%s: all checks passed\n", name);
-  return 0;
 }
 
 #define BIG ((i128)0x0123456789ABCDEFll << 64 | (u128)0xFEDCBA9876543210ull)

@@ -24,34 +24,7 @@
 /* The whole API is deprecated; this file tests it on purpose. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
-
-#define CHECK_INT(got, want) check_int(__FILE__, __LINE__, #got, (long long)(got), (long long)(want))
-static void check_int(const char *file, int line, const char *expr, long long got,
-                      long long want) {
-  if (got != want) {
-    fprintf(stderr, "%s:%d: %s: got %lld (0x%llx), want %lld (0x%llx)\n", file, line, expr,
-            got, (unsigned long long)got, want, (unsigned long long)want);
-    failures++;
-  }
-}
-
-static int finish(const char *name) {
-  if (failures != 0) {
-    fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
-    return 1;
-  }
-  printf("%s: all checks passed\n", name);
-  return 0;
-}
+#include "check.h"
 
 /* int32_t f(int8_t a, uint16_t b, int32_t c, float d, int64_t e, double f, void *g)
  * Slots: a 0, b 1, c 2, d 3, e 4-5, f 6-7, g 8: 9 slots. */

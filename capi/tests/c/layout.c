@@ -14,35 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-static int failures;
-
-/* Reports a failed check with its location and text; main's exit status counts them. */
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
-
-/* Compares two integers and shows both values on failure. */
-#define CHECK_INT(got, want) check_int(__FILE__, __LINE__, #got, (long long)(got), (long long)(want))
-static void check_int(const char *file, int line, const char *expr, long long got,
-                      long long want) {
-  if (got != want) {
-    fprintf(stderr, "%s:%d: %s: got %lld, want %lld\n", file, line, expr, got, want);
-    failures++;
-  }
-}
-
-static int finish(const char *name) {
-  if (failures != 0) {
-    fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
-    return 1;
-  }
-  printf("%s: all checks passed\n", name);
-  return 0;
-}
+#include "check.h"
 
 /* ---- Constants ---- */
 

@@ -18,15 +18,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
+#include "check.h"
 
 #define CHECK_LD(got, want) check_ld(__FILE__, __LINE__, #got, (got), (want))
 static void check_ld(const char *file, int line, const char *expr, long double got,
@@ -35,15 +27,6 @@ static void check_ld(const char *file, int line, const char *expr, long double g
     fprintf(stderr, "%s:%d: %s: got %.21Lg, want %.21Lg\n", file, line, expr, got, want);
     failures++;
   }
-}
-
-static int finish(const char *name) {
-  if (failures != 0) {
-    fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
-    return 1;
-  }
-  printf("%s: all checks passed\n", name);
-  return 0;
 }
 
 /* 1/3 in long double: not representable as a double, so a round trip through double shows. */

@@ -17,33 +17,7 @@
 
 #include <stdio.h>
 
-static int failures;
-
-#define CHECK_INT(got, want) check_int(__FILE__, __LINE__, #got, (long long)(got), (long long)(want))
-static void check_int(const char *file, int line, const char *expr, long long got,
-                      long long want) {
-  if (got != want) {
-    fprintf(stderr, "%s:%d: %s: got %lld, want %lld\n", file, line, expr, got, want);
-    failures++;
-  }
-}
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
-
-static int finish(const char *name) {
-  if (failures != 0) {
-    fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
-    return 1;
-  }
-  printf("%s: all checks passed\n", name);
-  return 0;
-}
+#include "check.h"
 
 static int add(int a, int b) { return a + b; }
 

@@ -28,15 +28,7 @@
 
 #include <stdio.h>
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
+#include "check.h"
 
 /* A status other than FFI_OK; shows the call on failure. */
 #define CHECK_NOT_OK(call)                                                              \
@@ -48,15 +40,6 @@ static int failures;
       failures++;                                                                       \
     }                                                                                   \
   } while (0)
-
-static int finish(const char *name) {
-  if (failures != 0) {
-    fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
-    return 1;
-  }
-  printf("%s: all checks passed\n", name);
-  return 0;
-}
 
 static int add(int a, int b) { return a + b; }
 

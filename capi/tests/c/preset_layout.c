@@ -19,15 +19,7 @@
 
 #include <stdio.h>
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
+#include "check.h"
 
 union int_double { int i; double d; };
 union two_doubles { double a; double b; };

@@ -22,15 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
+#include "check.h"
 
 /* Compares two 64-bit patterns and shows both on failure. */
 #define CHECK_U64(got, want) check_u64(__FILE__, __LINE__, #got, (uint64_t)(got), (uint64_t)(want))
@@ -49,15 +41,6 @@ static void check_dbl(const char *file, int line, const char *expr, double got, 
     fprintf(stderr, "%s:%d: %s: got %a, want %a\n", file, line, expr, got, want);
     failures++;
   }
-}
-
-static int finish(const char *name) {
-  if (failures != 0) {
-    fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
-    return 1;
-  }
-  printf("%s: all checks passed\n", name);
-  return 0;
 }
 
 #define GARBAGE 0xA5A5A5A5A5A5A5A5ull

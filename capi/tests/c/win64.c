@@ -19,16 +19,7 @@
 
 #define MS __attribute__((ms_abi))
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s (abi %d)\n", __FILE__, __LINE__, #cond,  \
-              (int)current_abi);                                                        \
-      failures++;                                                                       \
-    }                                                                                   \
-  } while (0)
+#include "check.h"
 
 static ffi_abi current_abi;
 
