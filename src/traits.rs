@@ -154,7 +154,9 @@ pub unsafe trait FnOnceThunk<B: FnPtr>: Sized {
     /// Calls the closure with packed arguments.
     ///
     /// # Safety
-    /// The implementer may require whatever the thunk's contract requires.
+    /// The same as calling a `B` function pointer with `args`: whatever `B`'s own contract
+    /// (an `unsafe extern fn` type's documented preconditions on its arguments) requires.
+    /// The closure itself is called directly, not through machine code.
     unsafe fn call_once<'a, 'b, 'c>(self, args: B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c>;
 }
 
@@ -170,7 +172,9 @@ pub unsafe trait FnMutThunk<B: FnPtr>: FnOnceThunk<B> {
     /// Calls the closure with packed arguments.
     ///
     /// # Safety
-    /// The implementer may require whatever the thunk's contract requires.
+    /// The same as calling a `B` function pointer with `args`: whatever `B`'s own contract
+    /// (an `unsafe extern fn` type's documented preconditions on its arguments) requires.
+    /// The closure itself is called directly, not through machine code.
     unsafe fn call_mut<'a, 'b, 'c>(&mut self, args: B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c>;
 }
 
@@ -186,7 +190,9 @@ pub unsafe trait FnThunk<B: FnPtr>: FnMutThunk<B> {
     /// Calls the closure with packed arguments.
     ///
     /// # Safety
-    /// The implementer may require whatever the thunk's contract requires.
+    /// The same as calling a `B` function pointer with `args`: whatever `B`'s own contract
+    /// (an `unsafe extern fn` type's documented preconditions on its arguments) requires.
+    /// The closure itself is called directly, not through machine code.
     unsafe fn call<'a, 'b, 'c>(&self, args: B::Args<'a, 'b, 'c>) -> B::Ret<'a, 'b, 'c>;
 }
 

@@ -466,11 +466,14 @@ impl<'h> Expansion<'h> {
                 #[inline(always)]
                 #[allow(unused_variables)]
                 unsafe fn call<#(#gat),*>(self, #args: Self::Args<#(#gat),*>) -> Self::Ret<#(#gat),*> {
+                    // SAFETY: the caller upholds the contract of the pointee (`FnPtr::call`).
                     unsafe { (self.0)(#(#args.#index),*) }
                 }
 
                 #[inline(always)]
                 unsafe fn from_ptr(#ptr: *const ()) -> Self {
+                    // SAFETY: `*const ()` and the fn pointer have the same size; the caller
+                    // guarantees the address is a function of this signature.
                     Self(unsafe { ::core::mem::transmute_copy::<*const (), #fn_ty>(&#ptr) })
                 }
 
@@ -617,11 +620,17 @@ impl<'h> Expansion<'h> {
         let (zst_body, thunk_body) = if *once {
             (
                 quote! {
+                    // SAFETY: this template is used only when `conjurable` holds: the pair
+                    // is zero-sized, so a read from a dangling aligned pointer is valid.
                     let #this = unsafe { ::core::ptr::NonNull::<#pair>::dangling().as_ptr().read() };
                 },
                 quote! {
                     let #header: *const #krate::__private::OnceHeader;
+                    // SAFETY: the stub only loads a pointer-sized immediate (the closure's
+                    // header in a thunk copy, which is the only copy that ever runs).
                     unsafe { #krate::__closure_ffi_thunk_stub!(#header) };
+                    // SAFETY: the header belongs to a live once-thunk that has not been
+                    // called; `take` moves the closure out exactly once.
                     let #this: #pair = unsafe { #krate::__private::OnceHeader::take(#header) };
                 },
             )
@@ -633,11 +642,17 @@ impl<'h> Expansion<'h> {
             };
             (
                 quote! {
+                    // SAFETY: used only when the pair is zero-sized (`conjurable`): a
+                    // dangling aligned pointer is a valid reference to it.
                     let #this = unsafe { #reference *::core::ptr::NonNull::<#pair>::dangling().as_ptr() };
                 },
                 quote! {
                     let #this: #pointer #pair;
+                    // SAFETY: the stub only loads a pointer-sized immediate (the closure's
+                    // address in a thunk copy, which is the only copy that ever runs).
                     unsafe { #krate::__closure_ffi_thunk_stub!(#this) };
+                    // SAFETY: the thunk owns the pair and outlives every call through its
+                    // pointer (the caller's contract); FnMut thunks are not reentrant.
                     let #this = unsafe { #reference *#this };
                 },
             )

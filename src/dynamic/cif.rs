@@ -420,10 +420,10 @@ impl Cif {
     ///
     /// # Safety
     /// - `fun` must be a function with exactly this signature and ABI;
-    /// - `avalue` must point to `self.inner.args().len()` pointers, each to a readable value of
-    ///   the matching argument type;
-    /// - `rvalue` must be null or point to a writable buffer of at least
-    ///   `max(self.inner.ret().size(), 8)` bytes, aligned for the return type.
+    /// - `avalue` must point to one pointer per element of [`args`](Self::args), each to a
+    ///   readable value of the matching argument type;
+    /// - `rvalue` must be null or point to a writable buffer of at least the size of
+    ///   [`ret`](Self::ret), and at least 8 bytes, aligned for the return type.
     #[inline]
     pub unsafe fn call_raw(&self, fun: CodePtr, rvalue: *mut c_void, avalue: *const *mut c_void) {
         if let Some(entry) = self.entry {

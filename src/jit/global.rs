@@ -80,6 +80,8 @@ macro_rules! global_jit_alloc {
         #[unsafe(no_mangle)]
         extern "Rust" fn __closure_ffi_6_global_jit_alloc(
         ) -> &'static (dyn $crate::JitAlloc + ::core::marker::Sync) {
+            // SAFETY: the `unsafe` form is the user's assertion that `$body` is sound; the
+            // macro only forwards it.
             unsafe { $body }
         }
     };
