@@ -25,9 +25,12 @@ use std::sync::{mpsc, Barrier, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
 use closure_ffi::{BareFn, BareFnMut, BareFnMutSync, BareFnOnce, BareFnOnceSync, BareFnSync};
-use closure_ffi_test_support::callers::{call_c_1, call_c_12, call_c_3, call_c_large};
+use closure_ffi_test_support::callers::{call_c_1, call_c_3, call_c_large};
 use closure_ffi_test_support::{peer_call_n, Large};
-use common::{arg_values, checksum, large_expected, large_input, Bits, DropCounter};
+use common::{
+    arg_bits, arg_values, call_wide_from_c, checksum, large_expected, large_input, wide_thunk,
+    Bits, DropCounter,
+};
 
 const THREADS: usize = 8;
 /// Iterations per thread without `STRESS_ITERS`: a few seconds in a debug build on 2 cores.
@@ -65,25 +68,6 @@ fn big_capture(salt: u64) -> BigCapture {
 /// A value that depends on every word of `big`.
 fn big_mix(big: &BigCapture) -> i64 {
     checksum(0, big) as i64
-}
-
-/// The twelve mixed argument values as bits, in order.
-fn arg_bits() -> [u64; 12] {
-    let v = arg_values();
-    [
-        v.0.bits(),
-        v.1.bits(),
-        v.2.bits(),
-        v.3.bits(),
-        v.4.bits(),
-        v.5.bits(),
-        v.6.bits(),
-        v.7.bits(),
-        v.8.bits(),
-        v.9.bits(),
-        v.10.bits(),
-        v.11.bits(),
-    ]
 }
 
 /// What `peer_call_n(cb, n)` returns for `cb(x) = x ^ salt`.
@@ -185,55 +169,9 @@ fn static_iteration(t: u64, i: u64, drops: &DropCounter) {
     // Every 16th iteration: the widest signature, with a big capture.
     if i % 16 == 0 {
         let big = big_capture(salt);
-        let w = BareFn::new_c(
-            move |a0: i8,
-                  a1: u16,
-                  a2: i32,
-                  a3: u64,
-                  a4: f32,
-                  a5: f64,
-                  a6: *const u8,
-                  a7: i16,
-                  a8: u8,
-                  a9: i64,
-                  a10: u32,
-                  a11: f64|
-                  -> u64 {
-                let bits = [
-                    a0.bits(),
-                    a1.bits(),
-                    a2.bits(),
-                    a3.bits(),
-                    a4.bits(),
-                    a5.bits(),
-                    a6.bits(),
-                    a7.bits(),
-                    a8.bits(),
-                    a9.bits(),
-                    a10.bits(),
-                    a11.bits(),
-                ];
-                checksum(big_mix(&big) as u64, &bits)
-            },
-        );
-        // SAFETY: `w` is alive; the arguments match its signature.
-        let got = unsafe {
-            call_c_12(
-                w.bare(),
-                v.0,
-                v.1,
-                v.2,
-                v.3,
-                v.4,
-                v.5,
-                v.6,
-                v.7,
-                v.8,
-                v.9,
-                v.10,
-                v.11,
-            )
-        };
+        let w = wide_thunk(move || big_mix(&big) as u64);
+        // SAFETY: `w` is alive and has the `Wide` signature.
+        let got = unsafe { call_wide_from_c(w.bare()) };
         let want = checksum(big_mix(&big_capture(salt)) as u64, &bits);
         assert_eq!(got, want, "thread {t} iteration {i}: 12 arguments");
     }

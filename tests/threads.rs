@@ -11,8 +11,7 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 
 use closure_ffi::{BareFn, BareFnMut, BareFnMutSync, BareFnOnce, BareFnOnceSync, BareFnSync};
-use closure_ffi_test_support::callers::call_c_12;
-use common::{checksum, Bits, DropCounter};
+use common::{checksum, DropCounter};
 
 const THREADS: usize = 8;
 const ITERATIONS: u64 = 2000;
@@ -32,21 +31,7 @@ fn threads_create_call_and_drop_their_own_thunks() {
                 assert_eq!(got, 42 + t, "thread {t}: first thunk");
                 drop(first);
 
-                let v = common::arg_values();
-                let want_bits = [
-                    v.0.bits(),
-                    v.1.bits(),
-                    v.2.bits(),
-                    v.3.bits(),
-                    v.4.bits(),
-                    v.5.bits(),
-                    v.6.bits(),
-                    v.7.bits(),
-                    v.8.bits(),
-                    v.9.bits(),
-                    v.10.bits(),
-                    v.11.bits(),
-                ];
+                let want_bits = common::arg_bits();
                 let mut mut_total = 0u64;
                 for i in 0..ITERATIONS {
                     let salt = (t << 32) | i;
@@ -77,55 +62,9 @@ fn threads_create_call_and_drop_their_own_thunks() {
 
                     if i % 64 == 0 {
                         // The widest signature, through C.
-                        let w = BareFn::new_c(
-                            move |a0: i8,
-                                  a1: u16,
-                                  a2: i32,
-                                  a3: u64,
-                                  a4: f32,
-                                  a5: f64,
-                                  a6: *const u8,
-                                  a7: i16,
-                                  a8: u8,
-                                  a9: i64,
-                                  a10: u32,
-                                  a11: f64|
-                                  -> u64 {
-                                let bits = [
-                                    a0.bits(),
-                                    a1.bits(),
-                                    a2.bits(),
-                                    a3.bits(),
-                                    a4.bits(),
-                                    a5.bits(),
-                                    a6.bits(),
-                                    a7.bits(),
-                                    a8.bits(),
-                                    a9.bits(),
-                                    a10.bits(),
-                                    a11.bits(),
-                                ];
-                                checksum(salt, &bits)
-                            },
-                        );
-                        // SAFETY: `w` is alive; the arguments match the signature.
-                        let got = unsafe {
-                            call_c_12(
-                                w.bare(),
-                                v.0,
-                                v.1,
-                                v.2,
-                                v.3,
-                                v.4,
-                                v.5,
-                                v.6,
-                                v.7,
-                                v.8,
-                                v.9,
-                                v.10,
-                                v.11,
-                            )
-                        };
+                        let w = common::wide_thunk(move || salt);
+                        // SAFETY: `w` is alive and has the `Wide` signature.
+                        let got = unsafe { common::call_wide_from_c(w.bare()) };
                         assert_eq!(
                             got,
                             checksum(salt, &want_bits),

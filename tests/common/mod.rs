@@ -130,6 +130,81 @@ pub fn checksum(salt: u64, bits: &[u64]) -> u64 {
     h
 }
 
+/// `unsafe extern "C" fn` with the twelve argument types of [`arg_values`], returning the
+/// checksum of their bits: the widest signature the thunk tests use.
+pub type Wide =
+    unsafe extern "C" fn(i8, u16, i32, u64, f32, f64, *const u8, i16, u8, i64, u32, f64) -> u64;
+
+/// A [`Wide`] thunk whose result is `checksum(salt(), bits of its twelve arguments)`.
+pub fn wide_thunk(
+    salt: impl Fn() -> u64 + Send + Sync + 'static,
+) -> closure_ffi::BareFn<'static, Wide> {
+    closure_ffi::BareFn::new_c(
+        move |a0: i8,
+              a1: u16,
+              a2: i32,
+              a3: u64,
+              a4: f32,
+              a5: f64,
+              a6: *const u8,
+              a7: i16,
+              a8: u8,
+              a9: i64,
+              a10: u32,
+              a11: f64|
+              -> u64 {
+            let bits = [
+                a0.bits(),
+                a1.bits(),
+                a2.bits(),
+                a3.bits(),
+                a4.bits(),
+                a5.bits(),
+                a6.bits(),
+                a7.bits(),
+                a8.bits(),
+                a9.bits(),
+                a10.bits(),
+                a11.bits(),
+            ];
+            checksum(salt(), &bits)
+        },
+    )
+}
+
+/// Calls `f` from C (test-support's `call_c_12`) with the values of [`arg_values`].
+///
+/// # Safety
+/// `f` must be alive and have the [`Wide`] signature.
+pub unsafe fn call_wide_from_c(f: Wide) -> u64 {
+    let v = arg_values();
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        closure_ffi_test_support::callers::call_c_12(
+            f, v.0, v.1, v.2, v.3, v.4, v.5, v.6, v.7, v.8, v.9, v.10, v.11,
+        )
+    }
+}
+
+/// The bits of [`arg_values`], in order, as [`wide_thunk`] sees them.
+pub fn arg_bits() -> [u64; 12] {
+    let v = arg_values();
+    [
+        v.0.bits(),
+        v.1.bits(),
+        v.2.bits(),
+        v.3.bits(),
+        v.4.bits(),
+        v.5.bits(),
+        v.6.bits(),
+        v.7.bits(),
+        v.8.bits(),
+        v.9.bits(),
+        v.10.bits(),
+        v.11.bits(),
+    ]
+}
+
 // ---- struct signatures ----------------------------------------------------------------
 
 /// What the `Small` test closures compute (from the closure's captured `salt`).
