@@ -32,9 +32,15 @@ pub const PLACEHOLDER_64: u64 = 0xC1F5_7AB0_0C1F_5AB0;
 /// Placeholder immediate of the i686 stub's `mov r32, imm32` (patched with the closure pointer).
 pub const PLACEHOLDER_32: u32 = 0xC1F5_7AB0;
 
+pub mod i386;
 pub mod sysv64;
 pub mod win64;
 
+// The executor of call plans for the target: x86_64 (System V, Win64) or i386 (libffi's
+// i386 set), exporting the same items to the dynamic layer.
 #[cfg(target_arch = "x86_64")]
+pub(crate) mod dyncall;
+#[cfg(all(target_arch = "x86", not(windows)))]
+#[path = "dyncall32/mod.rs"]
 pub(crate) mod dyncall;
 pub mod jitcall;
