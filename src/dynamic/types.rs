@@ -166,10 +166,10 @@ impl std::error::Error for TypeError {}
 /// ```
 /// use closure_ffi::dynamic::Type;
 ///
-/// // struct { double d; int32_t i; float f; uint8_t b; }
-/// let s = Type::structure([Type::F64, Type::I32, Type::F32, Type::U8])?;
-/// assert_eq!((s.size(), s.align()), (24, 8));
-/// assert_eq!(s.offsets(), &[0, 8, 12, 16]);
+/// // struct { float f; int32_t i; uint16_t h; uint8_t b; }
+/// let s = Type::structure([Type::F32, Type::I32, Type::U16, Type::U8])?;
+/// assert_eq!((s.size(), s.align()), (12, 4));
+/// assert_eq!(s.offsets(), &[0, 4, 8, 10]);
 /// # Ok::<(), closure_ffi::dynamic::TypeError>(())
 /// ```
 #[derive(Clone, PartialEq)]
@@ -336,8 +336,8 @@ impl Type {
     ///
     /// ```
     /// use closure_ffi::dynamic::Type;
-    /// let u = Type::union([Type::U8, Type::F64, Type::array(Type::U16, 5)?])?;
-    /// assert_eq!((u.size(), u.align()), (16, 8));
+    /// let u = Type::union([Type::U8, Type::F32, Type::array(Type::U16, 5)?])?;
+    /// assert_eq!((u.size(), u.align()), (12, 4));
     /// # Ok::<(), closure_ffi::dynamic::TypeError>(())
     /// ```
     ///

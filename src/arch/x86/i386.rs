@@ -32,10 +32,12 @@
 //! - fastcall and thiscall follow gcc (`-m32`, checked by compiling and reading the
 //!   assembly): an integer or pointer of at most 4 bytes takes the next register if one is
 //!   left; `float`, `double`, `long double` and `_Complex` go to the stack and take no
-//!   register; a 64-bit integer goes to the stack and uses up two registers, a struct goes
-//!   to the stack and uses up one register per 4 bytes (so after a 1..4-byte struct as the
-//!   first fastcall argument, the next integer is in edx). libffi differs in one case: it
-//!   stops using registers after any struct.
+//!   register; a 64-bit integer goes to the stack and uses up two registers; a struct or
+//!   union goes to the stack and uses up one register per 4 bytes (so after a 1..4-byte
+//!   struct as the first fastcall argument, the next integer is in edx), except a struct
+//!   gcc gives a floating-point mode (a single `float`, `double`, `long double` or complex
+//!   member, possibly nested), which uses up nothing. libffi differs: it stops using
+//!   registers after any struct.
 //! - register (Borland's `register`, which gcc does not implement) follows libffi: integers
 //!   and pointers of at most 4 bytes take eax, edx, ecx in order; nothing else uses them up.
 //!
@@ -114,9 +116,29 @@ impl Convention {
         }
         match ty.kind() {
             TypeKind::U64 | TypeKind::I64 => 2,
-            TypeKind::Struct | TypeKind::Union => ty.size().div_ceil(4),
+            TypeKind::Struct | TypeKind::Union if !has_float_mode(ty) => ty.size().div_ceil(4),
             _ => 0,
         }
+    }
+}
+
+/// Whether gcc gives `ty` a floating-point machine mode (SF, DF, XF or a complex mode),
+/// which uses up no fastcall/thiscall register, unlike the integer modes and BLKmode.
+///
+/// gcc's rules (`compute_record_mode`, `mode_for_array`): a struct takes the mode of a
+/// member as large as itself (only possible for a single member here, since no type is
+/// empty), provided no member is BLKmode; a one-element array takes its element's mode;
+/// a union, a larger array or any other struct gets an integer mode of its size or
+/// BLKmode.
+fn has_float_mode(ty: &Type) -> bool {
+    match ty.kind() {
+        TypeKind::F32 | TypeKind::F64 | TypeKind::LongDouble | TypeKind::Complex => true,
+        TypeKind::Array => ty.len() == 1 && ty.element().is_some_and(has_float_mode),
+        TypeKind::Struct => match ty.members() {
+            [only] => only.size() == ty.size() && has_float_mode(only),
+            _ => false,
+        },
+        _ => false,
     }
 }
 
@@ -365,6 +387,21 @@ mod tests {
         assert_eq!(d, [S, EDX, S + 4]);
         let (d, _) = dsts(FastCall, &[Type::I32, s1, Type::I32], &Type::I32);
         assert_eq!(d, [ECX, S, S + 4]);
+        // A struct with a floating-point mode (one float, double, long double or complex
+        // member) uses up nothing; a union or a struct of two floats does.
+        for one in [Type::F32, Type::F64, Type::complex_f32()] {
+            let (d, _) = dsts(FastCall, &[st(&[one]), Type::I32, Type::I32], &Type::I32);
+            assert_eq!(d, [S, ECX, EDX]);
+        }
+        let nested = st(&[st(&[Type::array(Type::F32, 1).unwrap()])]);
+        let (d, _) = dsts(FastCall, &[nested, Type::I32], &Type::I32);
+        assert_eq!(d, [S, ECX]);
+        let two = st(&[Type::F32, Type::F32]);
+        let (d, _) = dsts(FastCall, &[two, Type::I32], &Type::I32);
+        assert_eq!(d, [S, S + 8]);
+        let uni = Type::union([Type::F32]).unwrap();
+        let (d, _) = dsts(FastCall, &[uni, Type::I32, Type::I32], &Type::I32);
+        assert_eq!(d, [S, EDX, S + 4]);
         // f12: a 12-byte struct uses up everything.
         let s12 = st(&[Type::I32, Type::I32, Type::I32]);
         let (d, plan) = dsts(FastCall, &[Type::I32, s12, Type::I32], &Type::I32);
