@@ -200,7 +200,10 @@ fn ld_from_parts(mant: u64, sign_exp: u16) -> LongDouble {
     ld
 }
 
-fn ints_formula(a: i8, b: u8, c: i16, d: u16, e: i32, f: u32, g: i64, h: u64) -> u64 {
+/// The eight integers of the `ints` shape.
+type Ints = (i8, u8, i16, u16, i32, u32, i64, u64);
+
+fn ints_formula((a, b, c, d, e, f, g, h): Ints) -> u64 {
     [
         (a as i64 as u64, 1u64),
         (b as u64, 3),
@@ -215,7 +218,7 @@ fn ints_formula(a: i8, b: u8, c: i16, d: u16, e: i32, f: u32, g: i64, h: u64) ->
     .fold(0u64, |acc, &(v, k)| acc.wrapping_add(v.wrapping_mul(k)))
 }
 
-const INTS: (i8, u8, i16, u16, i32, u32, i64, u64) = (
+const INTS: Ints = (
     -5,
     200,
     -3000,
@@ -241,11 +244,7 @@ fn check_calls(abi: Abi, table: &Table) {
                     fun,
                     &[p(&a), p(&b), p(&c), p(&d), p(&e), p(&f), p(&g), p(&h)],
                 );
-                assert_eq!(
-                    r.read::<u64>(),
-                    ints_formula(a, b, c, d, e, f, g, h),
-                    "{what}"
-                );
+                assert_eq!(r.read::<u64>(), ints_formula(INTS), "{what}");
             }
             Shape::Fp => {
                 let (a, b, c, d) = (1.5f32, -2.25f64, LongDouble::from_f64(0.125), 7i32);
@@ -410,8 +409,7 @@ fn closure_body(shape: Shape, args: &Args<'_>, ret: Ret<'_>) {
                 get::<u64>(args, 7),
             );
             assert_eq!(got, INTS);
-            let (a, b, c, d, e, f, g, h) = got;
-            set(ret, ints_formula(a, b, c, d, e, f, g, h));
+            set(ret, ints_formula(got));
         }
         Shape::Fp => {
             let (a, b, c, d) = (
@@ -584,8 +582,7 @@ fn check_closures(abi: Abi, table: &Table) {
             match shape {
                 Shape::Ints => {
                     let f: extern "C" fn(*const c_void) -> u64 = core::mem::transmute(caller);
-                    let (a, b, c, d, e, ff, g, h) = INTS;
-                    assert_eq!(f(code), ints_formula(a, b, c, d, e, ff, g, h), "{what}");
+                    assert_eq!(f(code), ints_formula(INTS), "{what}");
                 }
                 Shape::Fp => {
                     let f: extern "C" fn(*const c_void) -> f64 = core::mem::transmute(caller);
@@ -782,6 +779,9 @@ fn pascal_calls_and_closures() {
     );
 }
 
+/// The double the assembly caller of `register_mix` passes (both halves significant).
+const REGISTER_D: f64 = f64::from_bits(0x4029_1234_5678_9abc);
+
 fn register_mix(a: i32, d: f64, b: i8, p: usize, c: i32, f: f32) -> i32 {
     let bits = d.to_bits();
     (a + 2 * b as i32 + 3 * c + p as i32)
@@ -802,7 +802,7 @@ fn register_calls_and_closures() {
     ];
     let cif = Cif::new(Abi::Register, sig, Type::I32).unwrap();
     assert_eq!(cif.plan().callee_pop, 16);
-    let (a, d, b, ptr, c, f) = (100i32, 3.14f64, -3i8, 0x1000usize, -7i32, 1.5f32);
+    let (a, d, b, ptr, c, f) = (100i32, REGISTER_D, -3i8, 0x1000usize, -7i32, 1.5f32);
     let r = call(
         &cif,
         i386_register_mix as *const c_void,
@@ -820,7 +820,7 @@ fn register_calls_and_closures() {
             get::<i32>(args, 4),
             get::<f32>(args, 5),
         );
-        assert_eq!(got, (100, 3.14, -3, 0x1000, -7, 1.5));
+        assert_eq!(got, (100, REGISTER_D, -3, 0x1000, -7, 1.5));
         let (a, d, b, ptr, c, f) = got;
         set(ret, register_mix(a, d, b, ptr, c, f));
     })

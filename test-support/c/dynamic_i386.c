@@ -232,7 +232,8 @@ __attribute__((naked)) int32_t i386_register_mix(void) {
         "ret $16");
 }
 
-/* Calls a register-convention reg_mix with (100, 3.14, -3, 0x1000, -7, 1.5f). */
+/* Calls a register-convention reg_mix with (100, d, -3, 0x1000, -7, 1.5f), d the double
+ * of bits 0x4029123456789abc. */
 __attribute__((naked)) int32_t i386_call_register_mix(void *fp) {
     (void)fp;
     __asm__(
@@ -240,8 +241,8 @@ __attribute__((naked)) int32_t i386_call_register_mix(void *fp) {
         "pushl %esi\n\t"
         "movl 12(%esp), %esi\n\t"
         "movl %esp, %ebx\n\t"
-        "pushl $0x40091eb8\n\t"          /* d = 3.14: high word first */
-        "pushl $0x51eb851f\n\t"
+        "pushl $0x40291234\n\t"          /* d: high word first */
+        "pushl $0x56789abc\n\t"
         "pushl $-7\n\t"                  /* c */
         "pushl $0x3fc00000\n\t"          /* f = 1.5f, pushed last */
         "movl $100, %eax\n\t"
