@@ -77,7 +77,7 @@ pub use closure_ffi_macros::CType;
 /// default), [`StdCall`](Abi::StdCall), [`ThisCall`](Abi::ThisCall),
 /// [`FastCall`](Abi::FastCall), [`MsCdecl`](Abi::MsCdecl), [`Pascal`](Abi::Pascal) and
 /// [`Register`](Abi::Register). A Cif for an ABI of another family is
-/// [`CifError::BadAbi`](crate::dynamic::CifError::BadAbi).
+/// [`CifError::BadAbi`].
 ///
 /// libffi's names are associated constants ([`Abi::UNIX64`], [`Abi::WIN64`], ...);
 /// [`Abi::from_raw`] and [`Abi::to_raw`] convert libffi's `ffi_abi` numbers of the target's
