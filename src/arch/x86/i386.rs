@@ -180,10 +180,11 @@ fn ret_plan(ty: &Type) -> Result<RetPlan, ValueTypeError> {
         TypeKind::F32 => one(RetReg::Vec0, 4, None),
         TypeKind::F64 => one(RetReg::Vec0, 8, None),
         TypeKind::LongDouble => RetPlan::X87 { count: 1 },
-        TypeKind::Complex if ty.size() <= 4 => one(RetReg::Int0, ty.size() as u8, None),
+        // `_Complex float` (libffi also returns smaller complex types in registers, but
+        // every complex Type has a floating-point element).
         TypeKind::Complex if ty.size() == 8 => int64,
         TypeKind::Complex | TypeKind::Struct | TypeKind::Union | TypeKind::Array => {
-            RetPlan::Indirect { dst: 0 } // placed by the caller
+            RetPlan::Indirect { dst: 0 } // the pointer's place is decided below
         }
         _ => one(RetReg::Int0, ty.size() as u8, ret_widen(ty)),
     })

@@ -15,6 +15,12 @@
 //! it is an instruction longer than 15 bytes or a `LOCK` on a non-memory instruction, both
 //! `#UD`, so a compiler never emits it. In a thunk's copy the relocator replaces the short
 //! jump by a jump to the continuation in the original template, and drops the magic.
+//!
+//! # The dynamic layer
+//!
+//! Classifiers, host-independent: `sysv64` and `win64` (x86_64), `i386` (libffi's i386
+//! set). `jitcall` emits x86_64 code from a plan. The executor of the target is mounted as
+//! `dyncall`: `dyncall/` on x86_64, `dyncall32/` on 32-bit x86 Unix (no compiled code).
 
 pub mod reloc;
 
