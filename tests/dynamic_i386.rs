@@ -657,7 +657,14 @@ fn check_closures(abi: Abi, table: &Table) {
                 }
             }
         }
-        assert!(calls.get() >= 1, "{what}: the closure ran");
+        // Exactly as often as the caller calls: a wrong pop can make a C caller return into
+        // itself (to the return address of its PIC thunk call) and call again.
+        let expected = match shape {
+            Shape::F32 => 10,
+            Shape::Ld => 20,
+            _ => 1,
+        };
+        assert_eq!(calls.get(), expected, "{what}: closure calls");
     }
 }
 
