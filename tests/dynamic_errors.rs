@@ -351,6 +351,22 @@ fn abi_numbers_follow_libffi() {
         (Abi::Win64, Abi::Win64, Abi::Win64)
     );
     assert_eq!(Abi::DEFAULT, Abi::SysV64);
+    // The i386 family's ABIs are refused by Cif::new, not a crash.
+    for abi in [
+        Abi::SysV,
+        Abi::StdCall,
+        Abi::ThisCall,
+        Abi::FastCall,
+        Abi::MsCdecl,
+        Abi::Pascal,
+        Abi::Register,
+    ] {
+        let err = Cif::new(abi, [Type::I32], Type::I32).unwrap_err();
+        assert_eq!(
+            (err, err.status()),
+            (CifError::BadAbi(abi.to_raw()), Status::BadAbi)
+        );
+    }
 }
 
 #[cfg(target_arch = "x86")]
