@@ -1,7 +1,9 @@
 //! Randomized ABI conformance of the dynamic layer against gcc.
 //!
-//! Each test generates random signatures for one ABI (System V, or Win64 as gcc's
-//! `ms_abi`): up to 20 arguments of every integer width, `float`, `double`, `long double`,
+//! Each test generates random signatures for one ABI (on x86_64 System V, or Win64 as
+//! gcc's `ms_abi`; on i386, compiled with `gcc -m32`, System V, stdcall, fastcall, thiscall
+//! and ms_cdecl as gcc's `ms_abi`, without `__int128`, variadic for the caller-pops ones
+//! only): up to 20 arguments of every integer width, `float`, `double`, `long double`,
 //! pointers, complex types, and structs and unions with nested aggregates, arrays, odd
 //! sizes and raised alignments; one in eight is variadic. Generated C, compiled by gcc -O1
 //! into one shared object, holds per signature a callee `f_i` that checks its arguments and
@@ -24,7 +26,7 @@
 //! each signature before running it: finds the one that crashes the process).
 //! `scripts/abi-fuzz` runs many seeds in release mode.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 
 #[path = "abi_conformance/c_source.rs"]
 mod c_source;
@@ -55,14 +57,46 @@ const MAX_REPORTED: usize = 20;
 /// Canary bytes after the return buffer, which a call must not touch.
 const CANARY: u8 = 0xA5;
 
+#[cfg(target_arch = "x86_64")]
 #[test]
 fn sysv64() {
     run(Abi::SysV64, "sysv64");
 }
 
+#[cfg(target_arch = "x86_64")]
 #[test]
 fn win64() {
     run(Abi::Win64, "win64");
+}
+
+#[cfg(target_arch = "x86")]
+#[test]
+fn i386_sysv() {
+    run(Abi::SysV, "i386_sysv");
+}
+
+#[cfg(target_arch = "x86")]
+#[test]
+fn i386_stdcall() {
+    run(Abi::StdCall, "i386_stdcall");
+}
+
+#[cfg(target_arch = "x86")]
+#[test]
+fn i386_fastcall() {
+    run(Abi::FastCall, "i386_fastcall");
+}
+
+#[cfg(target_arch = "x86")]
+#[test]
+fn i386_thiscall() {
+    run(Abi::ThisCall, "i386_thiscall");
+}
+
+#[cfg(target_arch = "x86")]
+#[test]
+fn i386_ms_cdecl() {
+    run(Abi::MsCdecl, "i386_ms_cdecl");
 }
 
 struct Config {
@@ -249,10 +283,13 @@ fn prepare(sig: &Signature) -> Result<Cif, closure_ffi::dynamic::CifError> {
     }
 }
 
-/// If the return type is an integer narrower than 8 bytes: whether it is signed.
+/// Bytes of libffi's `ffi_arg`, to which narrow integer results are widened.
+const FFI_ARG: usize = std::mem::size_of::<usize>();
+
+/// If the return type is an integer narrower than `ffi_arg`: whether it is signed.
 fn narrow_integer(sig: &Signature) -> Option<bool> {
     let kind = sig.ret.kind();
-    (kind.is_integer() && sig.ret.size() < 8).then(|| kind.is_signed())
+    (kind.is_integer() && sig.ret.size() < FFI_ARG).then(|| kind.is_signed())
 }
 
 /// `Cif::call_raw` into the C callee `f_i`.
@@ -321,9 +358,10 @@ fn check_call(
             let size = sig.ret.size();
             let negative = signed && want.bytes[size - 1] & 0x80 != 0;
             let fill = if negative { 0xFF } else { 0 };
-            if got[size..8].iter().any(|&b| b != fill) {
+            if got[size..FFI_ARG].iter().any(|&b| b != fill) {
                 problems.push(format!(
-                    "call_raw: the {size}-byte integer result is not {} to 8 bytes: {:02x?}",
+                    "call_raw: the {size}-byte integer result is not {} to {FFI_ARG} bytes: \
+                     {:02x?}",
                     if signed {
                         "sign-extended"
                     } else {
@@ -380,7 +418,7 @@ fn check_closure(
             let mut bytes = want.bytes.clone();
             if let (Some(signed), true) = (narrow_integer(sig), sig.widen_closure_ret) {
                 let negative = signed && bytes[bytes.len() - 1] & 0x80 != 0;
-                bytes.resize(8, if negative { 0xFF } else { 0 });
+                bytes.resize(FFI_ARG, if negative { 0xFF } else { 0 });
             }
             // SAFETY: the return buffer holds max(size, 8) bytes, and `bytes` is the
             // value (size bytes) or its widened form (8 bytes).

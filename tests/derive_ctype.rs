@@ -9,7 +9,10 @@
 //!
 //! Run with `cargo test --features proc_macros --test derive_ctype`.
 
-#![cfg(all(feature = "proc_macros", target_arch = "x86_64"))]
+#![cfg(all(
+    feature = "proc_macros",
+    any(target_arch = "x86_64", all(target_arch = "x86", target_os = "linux"))
+))]
 
 use core::mem::{align_of, offset_of, size_of};
 

@@ -2,17 +2,40 @@
 //! ABI numbers and mismatched typed accesses. Every one is an error value with libffi's
 //! status, never a panic.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 
 use core::ffi::c_void;
 
 use closure_ffi::dynamic::plan::{ValueTypeError, MAX_ARGS};
+// Links the C peer (the variadic callee of `va_with_n_arguments`).
 use closure_ffi::dynamic::types::{MAX_ALIGN, MAX_DEPTH, MAX_SIZE};
 use closure_ffi::dynamic::{
     Abi, CType, Cif, CifError, CodePtr, Status, Type, TypeError, TypeKind, TypedCif,
 };
+use closure_ffi_test_support as _;
 
-const ABIS: [Abi; 2] = [Abi::SysV64, Abi::Win64];
+/// The target's ABIs (on i386, those that return structs: pascal and register refuse to,
+/// see tests/dynamic_i386.rs).
+#[cfg(target_arch = "x86_64")]
+const ABIS: &[Abi] = &[Abi::SysV64, Abi::Win64];
+#[cfg(target_arch = "x86")]
+const ABIS: &[Abi] = &[
+    Abi::SysV,
+    Abi::StdCall,
+    Abi::FastCall,
+    Abi::ThisCall,
+    Abi::MsCdecl,
+];
+/// A second ABI of the target that can call variadic functions.
+#[cfg(target_arch = "x86_64")]
+const OTHER: Abi = Abi::Win64;
+#[cfg(target_arch = "x86")]
+const OTHER: Abi = Abi::MsCdecl;
+/// The target's ABIs that can call variadic functions.
+#[cfg(target_arch = "x86_64")]
+const VARIADIC_ABIS: &[Abi] = ABIS;
+#[cfg(target_arch = "x86")]
+const VARIADIC_ABIS: &[Abi] = &[Abi::SysV, Abi::MsCdecl];
 
 fn st<const N: usize>(members: [Type; N]) -> Type {
     Type::structure(members).expect("a valid struct")
@@ -86,8 +109,11 @@ fn zero_length_and_oversized_arrays() {
 
 #[test]
 fn bad_alignments() {
-    let s = st([Type::F64, Type::U8]);
-    for align in [0, 3, 4, 6, 12, 1 << 20, MAX_ALIGN * 2, usize::MAX] {
+    // Not a power of two, or below the natural alignment (that of an int64_t: 8 on x86_64,
+    // 4 on i386), or too large.
+    let s = st([Type::I64, Type::U8]);
+    let below = Type::I64.align() / 2;
+    for align in [0, 3, below, 6, 12, 1 << 20, MAX_ALIGN * 2, usize::MAX] {
         assert_eq!(
             s.aligned(align),
             Err(TypeError::BadAlignment(align)),
@@ -129,7 +155,7 @@ fn nesting_deeper_than_max_depth() {
     let (_, too_deep) = nest(&|t| Type::union([Type::U8, t]));
     assert_eq!(too_deep, Err(TypeError::TooDeep));
     // The deepest allowed type is usable in a signature (a 1-byte struct).
-    for abi in ABIS {
+    for &abi in ABIS {
         let cif = Cif::new(abi, [deepest.clone()], deepest.clone()).expect("depth MAX_DEPTH");
         assert_eq!(cif.args()[0].size(), 1);
     }
@@ -138,7 +164,7 @@ fn nesting_deeper_than_max_depth() {
 #[test]
 fn arrays_and_void_as_arguments() {
     let arr = Type::array(Type::I32, 2).unwrap();
-    for abi in ABIS {
+    for &abi in ABIS {
         assert_eq!(
             cif_err(abi, [Type::VOID], Type::VOID),
             CifError::BadArgType {
@@ -174,7 +200,7 @@ fn arrays_and_void_as_arguments() {
 fn over_aligned_values() {
     let over = st([Type::I32]).aligned(32).unwrap();
     let ok16 = st([Type::I32]).aligned(16).unwrap();
-    for abi in ABIS {
+    for &abi in ABIS {
         assert_eq!(
             cif_err(abi, [Type::I64, over.clone()], Type::VOID),
             CifError::BadArgType {
@@ -201,7 +227,7 @@ fn over_aligned_values() {
 #[test]
 fn frames_past_4_gib_are_refused() {
     let huge = st([Type::array(Type::U8, MAX_SIZE - 7).unwrap()]);
-    for abi in ABIS {
+    for &abi in ABIS {
         let err = cif_err(abi, [huge.clone(), huge.clone(), huge.clone()], Type::VOID);
         assert!(
             matches!(
@@ -219,7 +245,7 @@ fn frames_past_4_gib_are_refused() {
 
 #[test]
 fn unpromoted_variadic_arguments() {
-    for abi in ABIS {
+    for &abi in VARIADIC_ABIS {
         for (ty, kind) in [
             (Type::F32, TypeKind::F32),
             (Type::I8, TypeKind::I8),
@@ -267,7 +293,7 @@ fn unpromoted_variadic_arguments() {
 
 #[test]
 fn bad_fixed_counts() {
-    for abi in ABIS {
+    for &abi in VARIADIC_ABIS {
         let err = Cif::new_variadic(abi, [Type::POINTER, Type::I32], 0, Type::I32).unwrap_err();
         assert_eq!(
             err,
@@ -304,6 +330,7 @@ fn bad_fixed_counts() {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 #[test]
 fn abi_numbers_follow_libffi() {
     for raw in [0, 1, 5, 6, 99, u32::MAX] {
@@ -315,7 +342,7 @@ fn abi_numbers_follow_libffi() {
     assert_eq!(Abi::from_raw(3), Ok(Abi::Win64));
     assert_eq!(Abi::from_raw(4), Ok(Abi::Win64));
     assert_eq!((Abi::SysV64.to_raw(), Abi::Win64.to_raw()), (2, 3));
-    for abi in ABIS {
+    for &abi in ABIS {
         assert_eq!(Abi::from_raw(abi.to_raw()), Ok(abi));
     }
     assert_eq!(Abi::UNIX64, Abi::SysV64);
@@ -324,6 +351,52 @@ fn abi_numbers_follow_libffi() {
         (Abi::Win64, Abi::Win64, Abi::Win64)
     );
     assert_eq!(Abi::DEFAULT, Abi::SysV64);
+    // The i386 family's ABIs are refused by Cif::new, not a crash.
+    for abi in [
+        Abi::SysV,
+        Abi::StdCall,
+        Abi::ThisCall,
+        Abi::FastCall,
+        Abi::MsCdecl,
+        Abi::Pascal,
+        Abi::Register,
+    ] {
+        let err = Cif::new(abi, [Type::I32], Type::I32).unwrap_err();
+        assert_eq!(
+            (err, err.status()),
+            (CifError::BadAbi(abi.to_raw()), Status::BadAbi)
+        );
+    }
+}
+
+#[cfg(target_arch = "x86")]
+#[test]
+fn abi_numbers_follow_libffi() {
+    for raw in [0, 2, 9, 99, u32::MAX] {
+        let err = Abi::from_raw(raw).unwrap_err();
+        assert_eq!(err, CifError::BadAbi(raw));
+        assert_eq!(err.status(), Status::BadAbi);
+    }
+    for &abi in ABIS.iter().chain(&[Abi::Pascal, Abi::Register]) {
+        assert_eq!(Abi::from_raw(abi.to_raw()), Ok(abi));
+    }
+    assert_eq!(
+        (Abi::STDCALL, Abi::THISCALL, Abi::FASTCALL),
+        (Abi::StdCall, Abi::ThisCall, Abi::FastCall)
+    );
+    assert_eq!(
+        (Abi::MS_CDECL, Abi::PASCAL, Abi::REGISTER),
+        (Abi::MsCdecl, Abi::Pascal, Abi::Register)
+    );
+    assert_eq!(Abi::DEFAULT, Abi::SysV);
+    // The other family's ABIs are refused by Cif::new, not a crash.
+    for abi in [Abi::SysV64, Abi::Win64] {
+        let err = Cif::new(abi, [Type::I32], Type::I32).unwrap_err();
+        assert_eq!(
+            (err, err.status()),
+            (CifError::BadAbi(abi.to_raw()), Status::BadAbi)
+        );
+    }
 }
 
 #[test]
@@ -417,7 +490,10 @@ fn typed_signatures_with_unpassable_types() {
             reason: ValueTypeError::OverAligned
         }
     );
+    #[cfg(target_arch = "x86_64")]
     let err = TypedCif::<extern "win64" fn() -> Over>::new().unwrap_err();
+    #[cfg(target_arch = "x86")]
+    let err = TypedCif::<extern "stdcall" fn() -> Over>::new().unwrap_err();
     assert_eq!(err, CifError::BadReturnType(ValueTypeError::OverAligned));
     #[cfg(feature = "global_jit_alloc")]
     {
@@ -445,7 +521,7 @@ fn closure_arguments_and_results_are_type_checked() {
     use closure_ffi::dynamic::{CallError, Closure};
 
     let seen = Mutex::new(Vec::new());
-    let cif = Cif::new(Abi::SysV64, [Type::I32, Type::F64], Type::I16).unwrap();
+    let cif = Cif::new(Abi::DEFAULT, [Type::I32, Type::F64], Type::I16).unwrap();
     let closure = Closure::new(cif, |args, ret| {
         let mut seen = seen.lock().unwrap();
         seen.push(format!("{:?}", args.get::<i32>(2).map(|_| ())));
@@ -488,13 +564,22 @@ fn closure_arguments_and_results_are_type_checked() {
 
 /// Calls `dyn_va_sysv` (test-support/c/dynamic.c) with `n` int64_t variable arguments.
 fn va_with_n_arguments(n: usize) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
     let va = closure_ffi_test_support::dynamic::sysv().va;
+    #[cfg(target_arch = "x86")]
+    let va = {
+        // The same formula in test-support/c/dynamic_i386.c.
+        extern "C" {
+            fn i386_vfmt();
+        }
+        i386_vfmt as *const c_void
+    };
     let letters = std::ffi::CString::new("l".repeat(n)).unwrap();
     let letters_ptr = letters.as_ptr();
     let values: Vec<i64> = (0..n as i64).map(|i| i % 1000 - 500).collect();
     let mut types = vec![Type::POINTER];
     types.extend(std::iter::repeat_n(Type::I64, n));
-    let cif = Cif::new_variadic(Abi::SysV64, types, 1, Type::F64).unwrap();
+    let cif = Cif::new_variadic(Abi::DEFAULT, types, 1, Type::F64).unwrap();
     let mut avalue: Vec<*mut c_void> = vec![(&letters_ptr as *const *const core::ffi::c_char)
         .cast_mut()
         .cast()];
@@ -532,7 +617,7 @@ fn more_than_65536_arguments_are_refused() {
     let n = 70_000;
     let mut types = vec![Type::POINTER];
     types.extend(std::iter::repeat_n(Type::I64, n));
-    for abi in [Abi::SysV64, Abi::Win64] {
+    for &abi in VARIADIC_ABIS {
         let err = Cif::new_variadic(abi, types.clone(), 1, Type::F64).unwrap_err();
         assert_eq!(
             err,
@@ -546,14 +631,14 @@ fn more_than_65536_arguments_are_refused() {
 
 #[test]
 fn reset_reprepares_in_place_and_leaves_sharers_alone() {
-    let mut cif = Cif::new(Abi::SysV64, [Type::I32], Type::I32).unwrap();
+    let mut cif = Cif::new(Abi::DEFAULT, [Type::I32], Type::I32).unwrap();
     let kept = cif.clone();
-    cif.reset(Abi::SysV64, [Type::F64, Type::F64], Type::F64)
+    cif.reset(Abi::DEFAULT, [Type::F64, Type::F64], Type::F64)
         .unwrap();
     assert_eq!(cif.args(), &[Type::F64, Type::F64]);
     assert_eq!(kept.args(), &[Type::I32], "a clone keeps its signature");
     let err = cif
-        .reset(Abi::SysV64, [Type::I32, Type::VOID], Type::I32)
+        .reset(Abi::DEFAULT, [Type::I32, Type::VOID], Type::I32)
         .unwrap_err();
     assert_eq!(
         err,
@@ -568,7 +653,7 @@ fn reset_reprepares_in_place_and_leaves_sharers_alone() {
         "() -> void after an error"
     );
     let err = cif
-        .reset_variadic(Abi::SysV64, [Type::I32], 2, Type::VOID)
+        .reset_variadic(Abi::DEFAULT, [Type::I32], 2, Type::VOID)
         .unwrap_err();
     assert_eq!(
         err,
@@ -577,7 +662,7 @@ fn reset_reprepares_in_place_and_leaves_sharers_alone() {
             ntotal: 1
         }
     );
-    cif.reset_variadic(Abi::Win64, [Type::POINTER, Type::F64], 1, Type::I32)
+    cif.reset_variadic(OTHER, [Type::POINTER, Type::F64], 1, Type::I32)
         .unwrap();
-    assert_eq!((cif.abi(), cif.nfixed()), (Abi::Win64, Some(1)));
+    assert_eq!((cif.abi(), cif.nfixed()), (OTHER, Some(1)));
 }

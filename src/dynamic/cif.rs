@@ -142,11 +142,13 @@ pub struct Cif {
 #[derive(Clone, Debug)]
 struct CifInner {
     abi: Abi,
+    /// The executor's convention for `abi`.
+    conv: Convention,
     nfixed: Option<usize>,
     args: ArgTypes,
     ret: Type,
     plan: CallPlan,
-    #[cfg(feature = "global_jit_alloc")]
+    #[cfg(all(feature = "global_jit_alloc", target_arch = "x86_64"))]
     stub: Option<Arc<dyncall::Compiled>>,
 }
 
@@ -154,6 +156,7 @@ impl Cif {
     /// Prepares a Cif (libffi's `ffi_prep_cif`).
     ///
     /// # Errors
+    /// [`CifError::BadAbi`] for an ABI the target does not implement,
     /// [`CifError::BadArgType`] for an argument that cannot be passed by value (`void`, an
     /// array, alignment above 16), [`CifError::BadReturnType`] for such a return type.
     pub fn new(
@@ -190,7 +193,7 @@ impl Cif {
         nfixed: Option<usize>,
     ) -> Result<Self, CifError> {
         let mut cif = Self {
-            inner: Arc::new(CifInner::empty(abi)),
+            inner: Arc::new(CifInner::empty()),
             entry: None,
         };
         cif.prepare_in_place(abi, args, ret, nfixed)?;
@@ -247,7 +250,7 @@ impl Cif {
             Some(cif) => cif.reinit(abi, args, ret, nfixed),
             None => {
                 // Shared with clones or closures: they keep the old signature.
-                let mut fresh = CifInner::empty(abi);
+                let mut fresh = CifInner::empty();
                 let result = fresh.reinit(abi, args, ret, nfixed);
                 self.inner = Arc::new(fresh);
                 result
@@ -265,7 +268,7 @@ impl CifInner {
         ret: Type,
         nfixed: Option<usize>,
     ) -> Result<(), CifError> {
-        #[cfg(feature = "global_jit_alloc")]
+        #[cfg(all(feature = "global_jit_alloc", target_arch = "x86_64"))]
         {
             self.stub = None;
         }
@@ -274,7 +277,17 @@ impl CifInner {
         self.args.clear();
         self.args.extend(args);
         self.ret = ret;
-        let result = self.plan_in_place();
+        let result = match abi.convention() {
+            Some(conv) => {
+                self.conv = conv;
+                self.plan_in_place()
+            }
+            None => {
+                self.abi = Abi::DEFAULT;
+                self.conv = Convention::DEFAULT;
+                Err(CifError::BadAbi(abi.to_raw()))
+            }
+        };
         if result.is_err() {
             self.args.clear();
             self.ret = Type::VOID;
@@ -285,16 +298,17 @@ impl CifInner {
         result
     }
 
-    /// `() -> void` for `abi`, before classification.
+    /// `() -> void` for the default ABI, before classification.
     #[inline(always)]
-    fn empty(abi: Abi) -> Self {
+    fn empty() -> Self {
         Self {
-            abi,
+            abi: Abi::DEFAULT,
+            conv: Convention::DEFAULT,
             nfixed: None,
             args: ArgTypes::new(),
             ret: Type::VOID,
             plan: CallPlan::default(),
-            #[cfg(feature = "global_jit_alloc")]
+            #[cfg(all(feature = "global_jit_alloc", target_arch = "x86_64"))]
             stub: None,
         }
     }
@@ -310,16 +324,7 @@ impl CifInner {
             }
         }
         let (args, ret, nfixed) = (&self.args[..], &self.ret, self.nfixed);
-        match self.abi.convention() {
-            Convention::SysV64 => {
-                let classifier = crate::arch::x86::sysv64::classify_signature;
-                self.plan.rebuild(classifier, args, ret, nfixed)?
-            }
-            Convention::Win64 => {
-                let classifier = crate::arch::x86::win64::classify_signature;
-                self.plan.rebuild(classifier, args, ret, nfixed)?
-            }
-        }
+        self.conv.classify(args, ret, nfixed, &mut self.plan)?;
         Ok(())
     }
 }
@@ -332,7 +337,8 @@ impl Cif {
     /// it. Returns whether code was made: plans with
     /// shapes the compiler does not cover (Win64, integer pieces of 3, 5, 6 or 7 bytes,
     /// more than a page of stack arguments) keep the interpreted executor, which is correct
-    /// for every plan.
+    /// for every plan. On i386 nothing is compiled (`Ok(false)`): every call and closure
+    /// runs the interpreted executor.
     ///
     /// Preparing stays cheap, compiling costs one small JIT allocation: compile the Cifs of
     /// hot signatures (libffi 3.7's `ffi_call_plan_alloc` plays the same role).
@@ -343,7 +349,7 @@ impl Cif {
     /// extern "C" fn add(a: u64, b: u64) -> u64 { a + b }
     ///
     /// let mut cif = Cif::new(Abi::DEFAULT, [Type::U64, Type::U64], Type::U64)?;
-    /// assert!(cif.compile()?);
+    /// assert_eq!(cif.compile()?, cfg!(target_arch = "x86_64"));
     /// let (a, b, mut r) = (2u64, 40u64, 0u64);
     /// let args = [&a as *const u64 as *mut _, &b as *const u64 as *mut _];
     /// unsafe { cif.call_raw(CodePtr::new(add as *const _), &mut r as *mut u64 as *mut _, args.as_ptr()) };
@@ -355,22 +361,32 @@ impl Cif {
     /// [`JitAllocError`](crate::JitAllocError) if the allocator fails (the Cif stays usable).
     #[cfg(feature = "global_jit_alloc")]
     pub fn compile(&mut self) -> Result<bool, crate::JitAllocError> {
-        if self.inner.stub.is_none() {
-            let inner = &self.inner;
-            let stub =
-                dyncall::Compiled::compile(inner.abi.convention(), &inner.plan, inner.args.len())?;
-            self.entry = stub.as_ref().and_then(dyncall::Compiled::call_entry);
-            Arc::make_mut(&mut self.inner).stub = stub.map(Arc::new);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if self.inner.stub.is_none() {
+                let inner = &self.inner;
+                let stub = dyncall::Compiled::compile(inner.conv, &inner.plan, inner.args.len())?;
+                self.entry = stub.as_ref().and_then(dyncall::Compiled::call_entry);
+                Arc::make_mut(&mut self.inner).stub = stub.map(Arc::new);
+            }
+            Ok(self.inner.stub.is_some())
         }
-        Ok(self.inner.stub.is_some())
+        #[cfg(not(target_arch = "x86_64"))]
+        Ok(false)
     }
 
     /// The compiled closure entry, if [`compile`](Cif::compile) made one.
     pub(crate) fn compiled_closure_entry(&self) -> Option<*const u8> {
-        #[cfg(feature = "global_jit_alloc")]
+        #[cfg(all(feature = "global_jit_alloc", target_arch = "x86_64"))]
         return self.inner.stub.as_ref().and_then(|s| s.closure_entry());
-        #[cfg(not(feature = "global_jit_alloc"))]
+        #[cfg(not(all(feature = "global_jit_alloc", target_arch = "x86_64")))]
         None
+    }
+
+    /// The executor's convention.
+    #[inline]
+    pub(crate) fn convention(&self) -> Convention {
+        self.inner.conv
     }
 
     /// Whether calls run a compiled stub ([`compile`](Cif::compile)).
@@ -415,8 +431,9 @@ impl Cif {
     /// Calls `fun` with the arguments `avalue` points to, storing the result at `rvalue`
     /// (libffi's `ffi_call`).
     ///
-    /// Integer results narrower than 8 bytes are widened to 8 bytes (sign- or
-    /// zero-extended, like libffi's `ffi_arg`); `rvalue` may be null to discard the result.
+    /// Integer results narrower than a register are widened to libffi's `ffi_arg` (sign- or
+    /// zero-extended to 8 bytes on x86_64, to 4 bytes on i386); `rvalue` may be null to
+    /// discard the result.
     ///
     /// # Safety
     /// - `fun` must be a function with exactly this signature and ABI;
@@ -449,7 +466,7 @@ impl Cif {
         // SAFETY: forwarded contract.
         unsafe {
             dyncall::call(
-                self.inner.abi.convention(),
+                self.inner.conv,
                 &self.inner.plan,
                 fun.0.cast(),
                 rvalue.cast(),

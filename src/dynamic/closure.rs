@@ -124,7 +124,8 @@ impl Ret<'_> {
 
     /// The return buffer: at least `max(size, 8)` bytes, aligned for the type. Integers
     /// narrower than 8 bytes may be written either at their own width or widened to 8 bytes
-    /// (libffi's `ffi_arg`).
+    /// (libffi's `ffi_arg` on x86_64; on i386 `ffi_arg` is 4 bytes, and either of the three
+    /// widths is read correctly).
     #[inline]
     pub fn as_ptr(&self) -> *mut c_void {
         self.ptr
@@ -278,7 +279,7 @@ impl<A: JitAlloc> RawClosure<A> {
 impl<F: ClosureCallback, A: JitAlloc> Closure<F, A> {
     pub(crate) fn build(cif: Cif, state: F, alloc: A) -> Result<Self, ClosureError> {
         let invoke = invoke_state::<F>;
-        let conv = cif.abi().convention();
+        let conv = cif.convention();
         // A compiled entry finds the arguments itself; the generic one needs their sources.
         let (sources, assembly) = if cif.compiled_closure_entry().is_some() {
             (Vec::new(), 0)
@@ -410,19 +411,30 @@ impl ClosureCallback for RawState {
     }
 }
 
-/// Runs a closure's callback: the `invoke` of its header.
-///
-/// # Safety
-/// Called by the entry with the header of a live `ClosureData<S>`, and the ret/args the
-/// entry built by its plan.
-unsafe extern "sysv64" fn invoke_state<S: ClosureCallback>(
-    header: *const ClosureHeader,
-    ret: *mut u8,
-    args: *const *mut u8,
-) {
-    // SAFETY: the header is the first field of a repr(C) ClosureData<S>.
-    unsafe {
-        let data = &*header.cast::<ClosureData<S>>();
-        data.state.invoke(&data.cif, args.cast(), ret.cast());
-    }
+/// Defines `invoke_state`, a closure's callback runner (the `invoke` of its header), in the
+/// executor's calling convention for it (`dyncall::InvokeFn`).
+macro_rules! invoke_state {
+    ($abi:literal) => {
+        /// Runs a closure's callback: the `invoke` of its header.
+        ///
+        /// # Safety
+        /// Called by the entry with the header of a live `ClosureData<S>`, and the ret/args
+        /// the entry built by its plan.
+        unsafe extern $abi fn invoke_state<S: ClosureCallback>(
+            header: *const ClosureHeader,
+            ret: *mut u8,
+            args: *const *mut u8,
+        ) {
+            // SAFETY: the header is the first field of a repr(C) ClosureData<S>.
+            unsafe {
+                let data = &*header.cast::<ClosureData<S>>();
+                data.state.invoke(&data.cif, args.cast(), ret.cast());
+            }
+        }
+    };
 }
+
+#[cfg(target_arch = "x86_64")]
+invoke_state!("sysv64");
+#[cfg(target_arch = "x86")]
+invoke_state!("C");

@@ -13,7 +13,7 @@
 //!   types to [`Type`]s (`#[derive(CType)]` with feature `proc_macros`).
 //!
 //! ```
-//! # #[cfg(target_arch = "x86_64")] {
+//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))] {
 //! use closure_ffi::dynamic::{Abi, Cif, Closure, Type};
 //!
 //! let cif = Cif::new(Abi::DEFAULT, [Type::I32, Type::F64], Type::F64)?;
@@ -28,27 +28,35 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Supported: x86_64, ABIs System V (the default on Unix) and Win64 (`extern "win64"`, gcc's
-//! `ms_abi`, libffi's WIN64/EFI64/GNUW64). Types, layouts and the classifiers compile on
-//! every target; the executor and closures need x86_64.
+//! Supported:
+//!
+//! | target | ABIs | calls | closures | [`Cif::compile`] |
+//! |--------|------|-------|----------|------------------|
+//! | x86_64 | System V (the Unix default), Win64 (`extern "win64"`, gcc's `ms_abi`, libffi's WIN64/EFI64/GNUW64) | yes | yes | JIT-compiled stubs |
+//! | i386 (`x86`) | System V/cdecl (the default), stdcall, thiscall, fastcall, ms_cdecl, pascal, register (libffi's i386 set) | yes | yes | `Ok(false)`: the plan is interpreted |
+//!
+//! On i386, variadic Cifs need a caller-pops convention (System V or ms_cdecl), `__int128`
+//! does not exist, and pascal and register refuse struct returns (no compiler defines
+//! them); see `src/arch/x86/i386.rs` for every rule. Types, layouts and the classifiers
+//! compile on every target; the executors and closures need x86_64 or i386.
 
 pub mod plan;
 pub mod types;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
 mod cif;
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
 mod closure;
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
 mod typed;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
 pub use cif::{CallError, Cif, CifError, CodePtr, Status};
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
 pub use closure::{
     Args, Closure, ClosureCallback, ClosureError, RawCallback, RawClosure, RawState, Ret,
 };
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
 pub use typed::{
     arg, Arg, CType, Complex, FnSig, LongDouble, TypedCallback, TypedCif, TypedClosure,
     TypedClosureError, TypedFn,
@@ -56,14 +64,24 @@ pub use typed::{
 pub use types::{Type, TypeError, TypeKind};
 
 /// `#[derive(CType)]` for `#[repr(C)]` structs (feature `proc_macros`).
-#[cfg(all(feature = "proc_macros", target_arch = "x86_64"))]
+#[cfg(all(
+    feature = "proc_macros",
+    any(target_arch = "x86_64", all(target_arch = "x86", not(windows)))
+))]
 pub use closure_ffi_macros::CType;
 
 /// A calling convention of the dynamic layer.
 ///
-/// libffi's names are associated constants ([`Abi::UNIX64`], [`Abi::WIN64`],
-/// [`Abi::EFI64`], [`Abi::GNUW64`]); [`Abi::from_raw`] and [`Abi::to_raw`] convert libffi's
-/// `ffi_abi` numbers for x86_64 Unix builds.
+/// Each target implements its own family: x86_64 [`SysV64`](Abi::SysV64) and
+/// [`Win64`](Abi::Win64); i386 (`target_arch = "x86"`) [`SysV`](Abi::SysV) (cdecl, the
+/// default), [`StdCall`](Abi::StdCall), [`ThisCall`](Abi::ThisCall),
+/// [`FastCall`](Abi::FastCall), [`MsCdecl`](Abi::MsCdecl), [`Pascal`](Abi::Pascal) and
+/// [`Register`](Abi::Register). A Cif for an ABI of another family is
+/// [`CifError::BadAbi`].
+///
+/// libffi's names are associated constants ([`Abi::UNIX64`], [`Abi::WIN64`], ...);
+/// [`Abi::from_raw`] and [`Abi::to_raw`] convert libffi's `ffi_abi` numbers of the target's
+/// Unix build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Abi {
@@ -71,11 +89,31 @@ pub enum Abi {
     SysV64,
     /// The Microsoft x64 ABI (`extern "win64"`, gcc's `__attribute__((ms_abi))`).
     Win64,
+    /// i386 System V (`extern "cdecl"`, the C ABI of i386 Unix; libffi's `FFI_SYSV`): stack
+    /// arguments, the caller pops them, and the callee pops a hidden struct-return pointer.
+    SysV,
+    /// i386 `__stdcall` (`extern "stdcall"`): the callee pops its arguments.
+    StdCall,
+    /// i386 `__thiscall` (`extern "thiscall"`): the first integer argument in ecx.
+    ThisCall,
+    /// i386 `__fastcall` (`extern "fastcall"`): the first two integer arguments in ecx, edx.
+    FastCall,
+    /// i386 cdecl as Microsoft defines it (gcc's `ms_abi` on i386; libffi's
+    /// `FFI_MS_CDECL`): as [`SysV`](Abi::SysV), but the caller pops the hidden
+    /// struct-return pointer.
+    MsCdecl,
+    /// i386 Pascal: arguments pushed left to right, the callee pops them.
+    Pascal,
+    /// i386 Borland `register`: integer arguments in eax, edx, ecx, the rest pushed left to
+    /// right, the callee pops them.
+    Register,
 }
 
 impl Abi {
     /// The C ABI of the target (`extern "C"`).
-    pub const DEFAULT: Abi = if cfg!(windows) {
+    pub const DEFAULT: Abi = if cfg!(target_arch = "x86") {
+        Abi::SysV
+    } else if cfg!(windows) {
         Abi::Win64
     } else {
         Abi::SysV64
@@ -89,9 +127,22 @@ impl Abi {
     /// libffi's `FFI_GNUW64`: Win64 as gcc implements it, which is what [`Abi::Win64`]
     /// follows (`long double` is the 16-byte x87 type, passed and returned by reference).
     pub const GNUW64: Abi = Abi::Win64;
+    /// libffi's i386 `FFI_STDCALL`.
+    pub const STDCALL: Abi = Abi::StdCall;
+    /// libffi's i386 `FFI_THISCALL`.
+    pub const THISCALL: Abi = Abi::ThisCall;
+    /// libffi's i386 `FFI_FASTCALL`.
+    pub const FASTCALL: Abi = Abi::FastCall;
+    /// libffi's i386 `FFI_MS_CDECL`.
+    pub const MS_CDECL: Abi = Abi::MsCdecl;
+    /// libffi's i386 `FFI_PASCAL`.
+    pub const PASCAL: Abi = Abi::Pascal;
+    /// libffi's i386 `FFI_REGISTER`.
+    pub const REGISTER: Abi = Abi::Register;
 
-    /// The ABI for a libffi `ffi_abi` number of an x86_64 Unix build (UNIX64 = 2, WIN64 =
-    /// EFI64 = 3, GNUW64 = 4).
+    /// The ABI for a libffi `ffi_abi` number of the target's Unix build: on x86_64 UNIX64 =
+    /// 2, WIN64 = EFI64 = 3, GNUW64 = 4; on i386 SYSV = 1, THISCALL = 3, FASTCALL = 4,
+    /// STDCALL = 5, PASCAL = 6, REGISTER = 7, MS_CDECL = 8.
     ///
     /// # Errors
     /// [`CifError::BadAbi`] for any other number (libffi's `FFI_BAD_ABI`).
@@ -104,20 +155,67 @@ impl Abi {
         }
     }
 
-    /// libffi's `ffi_abi` number of this ABI on x86_64 Unix.
+    /// The ABI for a libffi `ffi_abi` number of the target's Unix build: on x86_64 UNIX64 =
+    /// 2, WIN64 = EFI64 = 3, GNUW64 = 4; on i386 SYSV = 1, THISCALL = 3, FASTCALL = 4,
+    /// STDCALL = 5, PASCAL = 6, REGISTER = 7, MS_CDECL = 8.
+    ///
+    /// # Errors
+    /// [`CifError::BadAbi`] for any other number (libffi's `FFI_BAD_ABI`).
+    #[cfg(all(target_arch = "x86", not(windows)))]
+    pub fn from_raw(raw: u32) -> Result<Abi, CifError> {
+        match raw {
+            1 => Ok(Abi::SysV),
+            3 => Ok(Abi::ThisCall),
+            4 => Ok(Abi::FastCall),
+            5 => Ok(Abi::StdCall),
+            6 => Ok(Abi::Pascal),
+            7 => Ok(Abi::Register),
+            8 => Ok(Abi::MsCdecl),
+            _ => Err(CifError::BadAbi(raw)),
+        }
+    }
+
+    /// libffi's `ffi_abi` number of this ABI in the Unix build of the target family it
+    /// belongs to (x86_64 for [`SysV64`](Abi::SysV64) and [`Win64`](Abi::Win64), i386 for
+    /// the others; the two families' numbers overlap).
     pub fn to_raw(self) -> u32 {
         match self {
             Abi::SysV64 => 2,
             Abi::Win64 => 3,
+            Abi::SysV => 1,
+            Abi::ThisCall => 3,
+            Abi::FastCall => 4,
+            Abi::StdCall => 5,
+            Abi::Pascal => 6,
+            Abi::Register => 7,
+            Abi::MsCdecl => 8,
         }
     }
 
+    /// The executor's convention for this ABI, if the target implements it.
     #[cfg(target_arch = "x86_64")]
-    pub(crate) fn convention(self) -> crate::arch::x86::dyncall::Convention {
+    pub(crate) fn convention(self) -> Option<crate::arch::x86::dyncall::Convention> {
         use crate::arch::x86::dyncall::Convention;
         match self {
-            Abi::SysV64 => Convention::SysV64,
-            Abi::Win64 => Convention::Win64,
+            Abi::SysV64 => Some(Convention::SysV64),
+            Abi::Win64 => Some(Convention::Win64),
+            _ => None,
         }
+    }
+
+    /// The executor's convention for this ABI, if the target implements it.
+    #[cfg(all(target_arch = "x86", not(windows)))]
+    pub(crate) fn convention(self) -> Option<crate::arch::x86::dyncall::Convention> {
+        use crate::arch::x86::i386::Convention;
+        Some(match self {
+            Abi::SysV => Convention::SysV,
+            Abi::StdCall => Convention::StdCall,
+            Abi::ThisCall => Convention::ThisCall,
+            Abi::FastCall => Convention::FastCall,
+            Abi::MsCdecl => Convention::MsCdecl,
+            Abi::Pascal => Convention::Pascal,
+            Abi::Register => Convention::Register,
+            _ => return None,
+        })
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! The register part's layout belongs to the ABI (System V: six GPRs then eight SSE
 //! eightbytes; Win64: four XMM eightbytes, then the four home slots that begin the stack
-//! arguments). The executor loads registers from the register part, then points the
+//! arguments; i386: eax, edx, ecx in 4-byte slots). The executor loads registers from the register part, then points the
 //! stack pointer at `reg_block`, so the stack arguments sit where the callee expects them.
 //!
 //! A dynamic closure reads the same plan backwards: its entry saves the argument registers
@@ -27,9 +27,11 @@ use super::types::{Type, TypeKind};
 /// How one piece of an argument gets into the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MoveOp {
-    /// Load `len` (1..=8) bytes, zero-extend to 8 bytes, store 8 bytes.
+    /// Load `len` (1..=8) bytes, zero-extend to a slot, store the slot. A slot is 8 bytes on
+    /// x86_64 and 4 bytes on i386 (where `len` is at most 4).
     ZeroExtend,
-    /// Load `len` (1, 2 or 4) bytes, sign-extend to 8 bytes, store 8 bytes.
+    /// Load `len` (1, 2 or 4) bytes, sign-extend to a slot (8 bytes on x86_64, 4 on i386),
+    /// store the slot.
     SignExtend,
     /// Copy `len` bytes as they are (an argument passed in stack memory, or the whole of a
     /// 16-byte register value).
@@ -61,11 +63,12 @@ pub struct Move {
 /// The register a part of a returned value comes back in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetReg {
-    /// The first integer return register (rax).
+    /// The first integer return register (rax; eax on i386).
     Int0,
-    /// The second integer return register (rdx).
+    /// The second integer return register (rdx; edx on i386).
     Int1,
-    /// The first vector return register (xmm0), up to 16 bytes.
+    /// The first floating-point return register: xmm0 (up to 16 bytes) on x86_64; on i386
+    /// the x87 st(0), holding a `float` (`len` 4) or a `double` (`len` 8).
     Vec0,
     /// The second vector return register (xmm1).
     Vec1,
@@ -153,6 +156,10 @@ pub struct CallPlan {
     /// Frame offset of scratch space for an indirect return when the caller gives no
     /// return buffer.
     pub ret_scratch: u32,
+    /// Bytes of stack arguments the callee removes when it returns (`ret N` on i386:
+    /// stdcall, fastcall, thiscall, pascal, register, and the hidden struct-return pointer
+    /// of System V i386). Always 0 on x86_64.
+    pub callee_pop: u32,
 }
 
 impl Default for CallPlan {
@@ -165,6 +172,7 @@ impl Default for CallPlan {
             stack_size: 0,
             frame_size: 0,
             ret_scratch: 0,
+            callee_pop: 0,
         }
     }
 }
@@ -203,6 +211,7 @@ impl CallPlan {
         check_count(args.len())?;
         check_ret(ret)?;
         self.moves.clear();
+        self.callee_pop = 0;
         classifier(args, ret, nfixed, self)
     }
 
@@ -282,6 +291,13 @@ pub enum ValueTypeError {
     /// where Rust passes [`LongDouble`](crate::dynamic::LongDouble) differently from C's
     /// `long double` (System V: a 16-byte struct in two registers, not x87 in memory).
     NoRustEquivalent,
+    /// The ABI has no way to pass or return this type: `__int128` on i386, or a struct
+    /// returned through the pascal or register conventions (which no reference compiler
+    /// defines).
+    Unsupported,
+    /// A variadic signature in a convention where the callee pops its arguments: only the
+    /// caller-pops conventions (cdecl: i386 System V and ms_cdecl) can be variadic.
+    NotVariadicAbi,
 }
 
 /// The most arguments a signature may have (argument indices are 16-bit in a plan).
@@ -314,6 +330,10 @@ impl core::fmt::Display for ValueTypeError {
             Self::NoRustEquivalent => {
                 "long double has no Rust equivalent in this ABI: a Rust function-pointer type \
                  passes LongDouble as a 16-byte struct; describe the signature with a Cif instead"
+            }
+            Self::Unsupported => "this ABI has no way to pass or return this type",
+            Self::NotVariadicAbi => {
+                "only caller-pops conventions (cdecl, ms_cdecl) can call variadic functions"
             }
         })
     }

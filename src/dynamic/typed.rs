@@ -64,10 +64,12 @@ unsafe impl<T: 'static> CType for *mut T {
 }
 
 /// A C `long double` value in its in-memory form: the x87 80-bit extended format in 16
-/// bytes on x86_64 (the last 6 bytes are padding).
+/// bytes on x86_64, in 12 bytes (4-byte aligned) on i386; the bytes past the tenth are
+/// padding.
 ///
 /// It describes `long double` in Cifs and closure arguments. It cannot stand for one in a
-/// Rust function-pointer type on System V (Rust would pass it as a 16-byte struct), so
+/// Rust function-pointer type on x86_64 System V (Rust would pass it as a 16-byte struct),
+/// nor as an i386 return type (Rust returns it through memory, C in st(0)), so
 /// [`TypedCif`] and [`TypedClosure`] refuse such signatures.
 ///
 /// Rust has no such type; [`from_f64`](LongDouble::from_f64) converts exactly and
@@ -76,8 +78,12 @@ unsafe impl<T: 'static> CType for *mut T {
 /// Equality and hashing look at the 10 value bytes only: calls leave the padding
 /// unspecified.
 #[derive(Clone, Copy, Debug, Default)]
-#[repr(C, align(16))]
-pub struct LongDouble(pub [u8; 16]);
+#[cfg_attr(not(target_arch = "x86"), repr(C, align(16)))]
+#[cfg_attr(target_arch = "x86", repr(C, align(4)))]
+pub struct LongDouble(pub [u8; LONG_DOUBLE_BYTES]);
+
+/// Bytes of a `long double` (x87 extended precision and its padding) on the target.
+const LONG_DOUBLE_BYTES: usize = if cfg!(target_arch = "x86") { 12 } else { 16 };
 
 impl PartialEq for LongDouble {
     fn eq(&self, other: &Self) -> bool {
@@ -114,7 +120,7 @@ impl LongDouble {
     }
 
     fn from_parts(sign_exp: u16, mant: u64) -> Self {
-        let mut bytes = [0u8; 16];
+        let mut bytes = [0u8; LONG_DOUBLE_BYTES];
         bytes[..8].copy_from_slice(&mant.to_le_bytes());
         bytes[8..10].copy_from_slice(&sign_exp.to_le_bytes());
         Self(bytes)
@@ -246,8 +252,9 @@ impl<R: Copy> RetBuf<R> {
     }
 }
 
-/// A Rust function-pointer type whose signature a [`Cif`] can describe: `extern "C"`,
-/// `extern "sysv64"` and `extern "win64"` functions (safe or `unsafe`) of up to 12
+/// A Rust function-pointer type whose signature a [`Cif`] can describe: `extern "C"`
+/// functions, and on x86_64 `extern "sysv64"` and `extern "win64"`, on i386 `extern
+/// "cdecl"`, `"stdcall"`, `"fastcall"` and `"thiscall"` (safe or `unsafe`), of up to 12
 /// [`CType`] arguments.
 ///
 /// # Safety
@@ -366,7 +373,16 @@ macro_rules! fn_sigs {
     };
 }
 
+#[cfg(target_arch = "x86_64")]
 fn_sigs!("C" => DEFAULT_VARIANT_C, "sysv64" => SysV64, "win64" => Win64);
+#[cfg(target_arch = "x86")]
+fn_sigs!(
+    "C" => DEFAULT_VARIANT_C,
+    "cdecl" => SysV,
+    "stdcall" => StdCall,
+    "fastcall" => FastCall,
+    "thiscall" => ThisCall
+);
 
 impl Abi {
     #[allow(non_upper_case_globals)]
@@ -396,17 +412,27 @@ impl<S: FnSig> TypedCif<S> {
     ///
     /// # Errors
     /// [`CifError`] if a type of `S` cannot be passed by value (an over-aligned struct), or
-    /// if `S` has a `long double` on System V ([`ValueTypeError::NoRustEquivalent`]).
+    /// if Rust passes a type of `S` differently from C ([`ValueTypeError::NoRustEquivalent`]:
+    /// a `long double` on x86_64 System V; a `long double` or `_Complex float` return on
+    /// i386).
     pub fn new() -> Result<Self, CifError> {
         let (args, ret) = (S::arg_types(), S::Ret::ffi_type());
+        let reason = ValueTypeError::NoRustEquivalent;
         if S::ABI == Abi::SysV64 {
-            let reason = ValueTypeError::NoRustEquivalent;
             if let Some(index) = args.iter().position(has_long_double) {
                 return Err(CifError::BadArgType { index, reason });
             }
             if has_long_double(&ret) {
                 return Err(CifError::BadReturnType(reason));
             }
+        }
+        // i386: Rust returns every struct through memory, C returns `long double` in st(0)
+        // and `_Complex float` in eax:edx.
+        if cfg!(target_arch = "x86")
+            && (ret.kind() == super::TypeKind::LongDouble
+                || (ret.kind() == super::TypeKind::Complex && ret.size() <= 8))
+        {
+            return Err(CifError::BadReturnType(reason));
         }
         #[allow(unused_mut)]
         let mut cif = Cif::new(S::ABI, args, ret)?;
@@ -594,7 +620,7 @@ mod tests {
         assert_eq!(tie, 1.0 + 2f64.powi(-51));
         // The 6 padding bytes do not take part in equality.
         let mut padded = one;
-        padded.0[15] = 0xAA;
+        padded.0[LONG_DOUBLE_BYTES - 1] = 0xAA;
         assert_eq!(padded, one);
     }
 }

@@ -166,10 +166,10 @@ impl std::error::Error for TypeError {}
 /// ```
 /// use closure_ffi::dynamic::Type;
 ///
-/// // struct { double d; int32_t i; float f; uint8_t b; }
-/// let s = Type::structure([Type::F64, Type::I32, Type::F32, Type::U8])?;
-/// assert_eq!((s.size(), s.align()), (24, 8));
-/// assert_eq!(s.offsets(), &[0, 8, 12, 16]);
+/// // struct { float f; int32_t i; uint16_t h; uint8_t b; }
+/// let s = Type::structure([Type::F32, Type::I32, Type::U16, Type::U8])?;
+/// assert_eq!((s.size(), s.align()), (12, 4));
+/// assert_eq!(s.offsets(), &[0, 4, 8, 10]);
 /// # Ok::<(), closure_ffi::dynamic::TypeError>(())
 /// ```
 #[derive(Clone, PartialEq)]
@@ -206,20 +206,25 @@ impl PartialEq for Repr {
     }
 }
 
-/// Size and alignment of each scalar kind on the host (x86_64 System V / Win64 data model:
-/// `long double` is the x87 format in 16 bytes, `__int128` is 16-byte aligned).
+/// Size and alignment of each scalar kind on the target (x86_64 System V / Win64 data model:
+/// `long double` is the x87 format in 16 bytes, `__int128` is 16-byte aligned; i386: 64-bit
+/// integers and `double` are 4-byte aligned in aggregates, as Rust's own `u64` and `f64`,
+/// and `long double` is the x87 format in 12 bytes, 4-byte aligned).
 const fn scalar_layout(kind: TypeKind) -> (usize, usize) {
     match kind {
         TypeKind::Void => (1, 1),
         TypeKind::U8 | TypeKind::I8 => (1, 1),
         TypeKind::U16 | TypeKind::I16 => (2, 2),
         TypeKind::U32 | TypeKind::I32 | TypeKind::F32 => (4, 4),
-        TypeKind::U64 | TypeKind::I64 | TypeKind::F64 => (8, 8),
+        TypeKind::U64 | TypeKind::I64 => (8, core::mem::align_of::<u64>()),
+        TypeKind::F64 => (8, core::mem::align_of::<f64>()),
         TypeKind::Pointer => (
             core::mem::size_of::<usize>(),
             core::mem::align_of::<usize>(),
         ),
-        TypeKind::U128 | TypeKind::I128 | TypeKind::LongDouble => (16, 16),
+        TypeKind::U128 | TypeKind::I128 => (16, 16),
+        TypeKind::LongDouble if cfg!(target_arch = "x86") => (12, 4),
+        TypeKind::LongDouble => (16, 16),
         // Aggregates are never scalars; these values are never read.
         TypeKind::Complex | TypeKind::Struct | TypeKind::Union | TypeKind::Array => (0, 1),
     }
@@ -331,8 +336,8 @@ impl Type {
     ///
     /// ```
     /// use closure_ffi::dynamic::Type;
-    /// let u = Type::union([Type::U8, Type::F64, Type::array(Type::U16, 5)?])?;
-    /// assert_eq!((u.size(), u.align()), (16, 8));
+    /// let u = Type::union([Type::U8, Type::F32, Type::array(Type::U16, 5)?])?;
+    /// assert_eq!((u.size(), u.align()), (12, 4));
     /// # Ok::<(), closure_ffi::dynamic::TypeError>(())
     /// ```
     ///
@@ -647,18 +652,30 @@ mod tests {
     #[test]
     fn struct_layout_follows_c_rules() {
         let s = Type::structure([Type::U8, Type::F64, Type::U16]).unwrap();
-        assert_eq!((s.size(), s.align(), s.offsets()), (24, 8, &[0, 8, 16][..]));
         let nested = Type::structure([Type::U8, s.clone(), Type::U8]).unwrap();
-        assert_eq!((nested.size(), nested.offsets()), (40, &[0, 8, 32][..]));
+        if cfg!(target_arch = "x86") {
+            // i386: double is 4-byte aligned in aggregates.
+            assert_eq!((s.size(), s.align(), s.offsets()), (16, 4, &[0, 4, 12][..]));
+            assert_eq!((nested.size(), nested.offsets()), (24, &[0, 4, 20][..]));
+        } else {
+            assert_eq!((s.size(), s.align(), s.offsets()), (24, 8, &[0, 8, 16][..]));
+            assert_eq!((nested.size(), nested.offsets()), (40, &[0, 8, 32][..]));
+        }
         let arr = Type::structure([Type::U8, Type::array(Type::U16, 3).unwrap()]).unwrap();
         assert_eq!(
             (arr.size(), arr.align(), arr.offsets()),
             (8, 2, &[0, 2][..])
         );
         let ld = Type::structure([Type::U8, Type::LONG_DOUBLE]).unwrap();
-        assert_eq!((ld.size(), ld.align()), (32, 16));
         assert_eq!(Type::complex_f32().size(), 8);
-        assert_eq!(Type::complex_long_double().size(), 32);
+        if cfg!(target_arch = "x86") {
+            // i386: long double is 12 bytes, 4-byte aligned.
+            assert_eq!((ld.size(), ld.align()), (16, 4));
+            assert_eq!(Type::complex_long_double().size(), 24);
+        } else {
+            assert_eq!((ld.size(), ld.align()), (32, 16));
+            assert_eq!(Type::complex_long_double().size(), 32);
+        }
     }
 
     #[test]
@@ -674,7 +691,7 @@ mod tests {
         assert_eq!(Type::complex(Type::I32), Err(TypeError::BadComplexElement));
         let s = Type::structure([Type::F64]).unwrap();
         assert_eq!(s.aligned(3), Err(TypeError::BadAlignment(3)));
-        assert_eq!(s.aligned(4), Err(TypeError::BadAlignment(4)));
+        assert_eq!(s.aligned(2), Err(TypeError::BadAlignment(2)));
         assert_eq!(s.aligned(1 << 20), Err(TypeError::BadAlignment(1 << 20)));
         assert_eq!(Type::I32.aligned(8), Err(TypeError::BadAlignment(8)));
         let a = s.aligned(32).unwrap();
@@ -696,14 +713,15 @@ mod tests {
         .unwrap();
         let mut seen = Vec::new();
         s.for_each_scalar(0, &mut |off, kind| seen.push((off, kind)));
+        let u = if cfg!(target_arch = "x86") { 12 } else { 16 };
         assert_eq!(
             seen,
             [
                 (0, TypeKind::U8),
                 (4, TypeKind::F32),
                 (8, TypeKind::F32),
-                (16, TypeKind::U16),
-                (16, TypeKind::F64)
+                (u, TypeKind::U16),
+                (u, TypeKind::F64)
             ]
         );
     }

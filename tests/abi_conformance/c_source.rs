@@ -122,10 +122,7 @@ impl SigEmitter<'_> {
             self.value(&format!("r{i}"), &ret, value);
         }
 
-        let attr = match sig.abi {
-            Abi::Win64 => "__attribute__((ms_abi)) ",
-            _ => "",
-        };
+        let attr = crate::signature::c_attribute(sig.abi);
         let (va_list, va_start, va_arg, va_end) = match sig.abi {
             Abi::Win64 => (
                 "__builtin_ms_va_list",

@@ -5,6 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::thread;
 
+/// gcc flags that select the target of the test binary (the host gcc is x86_64).
+const TARGET_FLAGS: &[&str] = if cfg!(target_arch = "x86") {
+    &["-m32"]
+} else {
+    &[]
+};
+
 /// A shared library built from generated C sources and loaded into the process.
 pub struct Library {
     handle: *mut c_void,
@@ -38,7 +45,8 @@ impl Library {
                 .iter()
                 .map(|(c, o)| {
                     let mut cmd = Command::new("gcc");
-                    cmd.args(["-O1", "-fPIC", "-Wno-psabi", "-c", "-o"])
+                    cmd.args(TARGET_FLAGS)
+                        .args(["-O1", "-fPIC", "-Wno-psabi", "-c", "-o"])
                         .arg(o)
                         .arg(c);
                     (cmd, c)
@@ -52,7 +60,10 @@ impl Library {
         }
         let so = stem.with_extension("so");
         let mut link = Command::new("gcc");
-        link.args(["-shared", "-o"]).arg(&so).args(&objects);
+        link.args(TARGET_FLAGS)
+            .args(["-shared", "-o"])
+            .arg(&so)
+            .args(&objects);
         let output = spawn(&mut link).wait_with_output().expect("wait for gcc");
         check_output(&output, "gcc -shared (link)");
         for object in &objects {

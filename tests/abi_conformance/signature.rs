@@ -76,8 +76,10 @@ impl Signature {
     /// The signature number `index` of the run with `seed`, for `abi`.
     pub fn generate(seed: u64, abi: Abi, index: usize) -> Self {
         let abi_stream = match abi {
+            Abi::SysV64 => 1,
             Abi::Win64 => 2,
-            _ => 1,
+            // The i386 conventions: libffi's numbers, past the x86_64 streams.
+            other => 16 + u64::from(other.to_raw()),
         };
         let mut rng = Rng::new(seed, (abi_stream << 48) | index as u64);
         let mut gen = TypeGen { rng: &mut rng, abi };
@@ -86,7 +88,7 @@ impl Signature {
         } else {
             gen.value_type()
         };
-        let (args, nfixed) = if gen.rng.below(VARIADIC_ONE_IN) == 0 {
+        let (args, nfixed) = if gen.rng.below(VARIADIC_ONE_IN) == 0 && variadic_abi(abi) {
             let nfixed = gen.rng.range(1, 4);
             let nvar = gen.rng.range(0, 12);
             let mut args: Vec<Type> = (0..nfixed).map(|_| gen.value_type()).collect();
@@ -117,10 +119,7 @@ impl Signature {
 
     /// The signature as a C prototype with the aggregates written out, for reports.
     pub fn prototype(&self) -> String {
-        let abi = match self.abi {
-            Abi::Win64 => "__attribute__((ms_abi)) ",
-            _ => "",
-        };
+        let abi = c_attribute(self.abi);
         let mut params: Vec<String> = self.args.iter().map(inline_c_type).collect();
         if let Some(nfixed) = self.nfixed {
             params.insert(nfixed, "...".to_owned());
@@ -230,6 +229,17 @@ impl TypeGen<'_> {
     }
 
     fn scalar(&mut self) -> Type {
+        loop {
+            let ty = self.any_scalar();
+            // gcc -m32 has no __int128.
+            let int128 = matches!(ty.kind(), TypeKind::U128 | TypeKind::I128);
+            if !(int128 && is_i386(self.abi)) {
+                return ty;
+            }
+        }
+    }
+
+    fn any_scalar(&mut self) -> Type {
         self.rng.weighted(&[
             (5, Type::U8),
             (5, Type::I8),
@@ -448,7 +458,8 @@ fn scalar_bytes(rng: &mut Rng, kind: TypeKind) -> ([u8; 16], usize) {
             8
         }
         TypeKind::LongDouble => {
-            out = LongDouble::from_f64(nice_f64(rng)).0;
+            let ld = LongDouble::from_f64(nice_f64(rng)).0;
+            out[..ld.len()].copy_from_slice(&ld);
             10
         }
         kind => {
@@ -504,4 +515,25 @@ fn nice_f32(rng: &mut Rng) -> f32 {
     let mantissa = (rng.next_u64() >> 40) as f32;
     let sign = if rng.percent(50) { -1.0 } else { 1.0 };
     sign * mantissa * 2f32.powi(rng.range(0, 60) as i32 - 40)
+}
+
+/// Whether `abi` is one of the i386 conventions (compiled with `gcc -m32`).
+pub fn is_i386(abi: Abi) -> bool {
+    !matches!(abi, Abi::SysV64 | Abi::Win64)
+}
+
+/// Whether `abi` can call variadic functions (the caller-pops conventions).
+fn variadic_abi(abi: Abi) -> bool {
+    matches!(abi, Abi::SysV64 | Abi::Win64 | Abi::SysV | Abi::MsCdecl)
+}
+
+/// The gcc attribute that selects `abi` (with a trailing space), empty for the default.
+pub fn c_attribute(abi: Abi) -> &'static str {
+    match abi {
+        Abi::Win64 | Abi::MsCdecl => "__attribute__((ms_abi)) ",
+        Abi::StdCall => "__attribute__((stdcall)) ",
+        Abi::FastCall => "__attribute__((fastcall)) ",
+        Abi::ThisCall => "__attribute__((thiscall)) ",
+        _ => "",
+    }
 }

@@ -15,6 +15,12 @@
 //! it is an instruction longer than 15 bytes or a `LOCK` on a non-memory instruction, both
 //! `#UD`, so a compiler never emits it. In a thunk's copy the relocator replaces the short
 //! jump by a jump to the continuation in the original template, and drops the magic.
+//!
+//! # The dynamic layer
+//!
+//! Classifiers, host-independent: `sysv64` and `win64` (x86_64), `i386` (libffi's i386
+//! set). `jitcall` emits x86_64 code from a plan. The executor of the target is mounted as
+//! `dyncall`: `dyncall/` on x86_64, `dyncall32/` on 32-bit x86 Unix (no compiled code).
 
 pub mod reloc;
 
@@ -32,9 +38,15 @@ pub const PLACEHOLDER_64: u64 = 0xC1F5_7AB0_0C1F_5AB0;
 /// Placeholder immediate of the i686 stub's `mov r32, imm32` (patched with the closure pointer).
 pub const PLACEHOLDER_32: u32 = 0xC1F5_7AB0;
 
+pub mod i386;
 pub mod sysv64;
 pub mod win64;
 
+// The executor of call plans for the target: x86_64 (System V, Win64) or i386 (libffi's
+// i386 set), exporting the same items to the dynamic layer.
 #[cfg(target_arch = "x86_64")]
+pub(crate) mod dyncall;
+#[cfg(all(target_arch = "x86", not(windows)))]
+#[path = "dyncall32/mod.rs"]
 pub(crate) mod dyncall;
 pub mod jitcall;

@@ -109,6 +109,31 @@ pub(crate) enum Convention {
     Win64,
 }
 
+impl Convention {
+    /// The convention of `Abi::DEFAULT`.
+    pub(crate) const DEFAULT: Convention = if cfg!(windows) {
+        Convention::Win64
+    } else {
+        Convention::SysV64
+    };
+
+    /// Classifies a signature into `plan` with this convention's classifier.
+    pub(crate) fn classify(
+        self,
+        args: &[crate::dynamic::Type],
+        ret: &crate::dynamic::Type,
+        nfixed: Option<usize>,
+        plan: &mut crate::dynamic::plan::CallPlan,
+    ) -> Result<(), crate::dynamic::plan::PlanError> {
+        match self {
+            Convention::SysV64 => {
+                plan.rebuild(super::sysv64::classify_signature, args, ret, nfixed)
+            }
+            Convention::Win64 => plan.rebuild(super::win64::classify_signature, args, ret, nfixed),
+        }
+    }
+}
+
 /// Loads `len` (1..=8) bytes zero-extended.
 ///
 /// # Safety

@@ -1,0 +1,228 @@
+//! Calls: `closure_ffi_6_call_i386(ctx)` reserves `ctx.frame_size` bytes of stack (probing
+//! each page), has [`marshal`] fill the frame by the plan, loads eax, edx and ecx from the
+//! frame's register part, points esp at the stack arguments and calls. Whatever the callee
+//! pops (`ret N`), esp is restored from ebp afterwards, so one trampoline serves every
+//! convention. It stores eax and edx, and when the plan says the callee left a value on the
+//! x87 stack, stores st(0) as `float`, `double` and `long double` (three exact roundings of
+//! the same value) and pops it; Rust then copies what the plan names into the caller's
+//! buffer.
+
+use core::ffi::c_void;
+use core::mem::offset_of;
+
+use super::{extend, load_sx, load_zx, Convention, RetRegs, FP_F32, FP_F64, FP_NONE, FP_X87};
+use crate::dynamic::plan::{CallPlan, MoveOp, RetPlan, RetReg};
+
+/// What the call trampoline reads and writes.
+#[repr(C)]
+struct CallCtx {
+    plan: *const CallPlan,
+    avalue: *const *const u8,
+    fun: *const u8,
+    frame_size: usize,
+    rvalue: *mut u8,
+    ret: RetRegs,
+}
+
+const CTX_FUN: usize = offset_of!(CallCtx, fun);
+const CTX_FRAME: usize = offset_of!(CallCtx, frame_size);
+const CTX_EAX: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, eax);
+const CTX_EDX: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, edx);
+const CTX_FP: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, fp);
+const CTX_F32: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, f32);
+const CTX_F64: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, f64);
+const CTX_X87: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, x87);
+
+// In: [esp + 4] = &mut CallCtx (cdecl). Out: ctx.ret filled. Keeps the context in ebx,
+// which every i386 convention preserves; clobbers eax, ecx, edx and what the callee may.
+asm_function32!(
+    "closure_ffi_6_call_i386",
+    [
+        "push ebp",
+        ".cfi_def_cfa_offset 8",
+        ".cfi_offset ebp, -8",
+        "mov ebp, esp",
+        ".cfi_def_cfa_register ebp",
+        "push ebx",
+        ".cfi_offset ebx, -12",
+        "mov ebx, [ebp + 8]",           // ctx
+        "mov ecx, [ebx + {frame}]",     // frame bytes, a multiple of 16
+        probe_and_reserve32!("ecx"),
+        "and esp, -16",                 // esp = frame, 16-aligned
+        "mov eax, esp",
+        "sub esp, 8",                   // marshal(ctx, frame), called 16-aligned
+        "push eax",
+        "push ebx",
+        "call {marshal}",
+        "add esp, 16",
+        "mov eax, [esp + 0]",           // the register part: eax, edx, ecx
+        "mov edx, [esp + 4]",
+        "mov ecx, [esp + 8]",
+        "add esp, 16",                  // esp = stack arguments, 16-aligned
+        "call dword ptr [ebx + {fun}]", // may pop some of them (ret N)
+        "mov [ebx + {eax}], eax",
+        "mov [ebx + {edx}], edx",
+        "cmp dword ptr [ebx + {fp}], 0",// did the callee push onto the x87 stack?
+        "je 4f",
+        "fst dword ptr [ebx + {f32}]",
+        "fst qword ptr [ebx + {f64}]",
+        "fstp tbyte ptr [ebx + {x87}]", // and pop it: the x87 stack is empty again
+        "4:",
+        "lea esp, [ebp - 4]",           // whatever the callee popped
+        "pop ebx",
+        "pop ebp",
+        ".cfi_def_cfa esp, 4",
+        "ret",
+    ],
+    frame = const CTX_FRAME,
+    fun = const CTX_FUN,
+    eax = const CTX_EAX,
+    edx = const CTX_EDX,
+    fp = const CTX_FP,
+    f32 = const CTX_F32,
+    f64 = const CTX_F64,
+    x87 = const CTX_X87,
+    marshal = sym marshal,
+);
+
+extern "C" {
+    // `ctx` is a `*mut CallCtx` (declared untyped: the plan inside is not FFI-safe, and the
+    // assembly reads only the fields named by the offsets above).
+    fn closure_ffi_6_call_i386(ctx: *mut c_void);
+}
+
+/// Fills a call frame by the plan. Called by the call trampoline.
+///
+/// # Safety
+/// `ctx` is the trampoline's context: its plan, argument values and return buffer are those
+/// `call` checked; `frame` has `plan.frame_size` writable bytes.
+unsafe extern "C" fn marshal(ctx: *const CallCtx, frame: *mut u8) {
+    // SAFETY: see the function's contract; every offset below comes from the plan, which
+    // sized the frame to hold it, and every read stays within an argument's declared size.
+    unsafe {
+        let ctx = &*ctx;
+        let plan = &*ctx.plan;
+        for m in plan.moves.iter() {
+            let src = (*ctx.avalue.add(m.arg as usize)).add(m.src as usize);
+            let dst = frame.add(m.dst as usize);
+            match m.op {
+                MoveOp::ZeroExtend => dst.cast::<u32>().write_unaligned(load_zx(src, m.len)),
+                MoveOp::SignExtend => dst.cast::<i32>().write_unaligned(load_sx(src, m.len)),
+                MoveOp::Copy => core::ptr::copy_nonoverlapping(src, dst, m.len as usize),
+                MoveOp::Reference { copy } => {
+                    let copy = frame.add(copy as usize);
+                    core::ptr::copy_nonoverlapping(src, copy, m.len as usize);
+                    dst.cast::<*mut u8>().write_unaligned(copy);
+                }
+            }
+        }
+        if let RetPlan::Indirect { dst } = plan.ret {
+            let buf = if ctx.rvalue.is_null() {
+                frame.add(plan.ret_scratch as usize)
+            } else {
+                ctx.rvalue
+            };
+            frame
+                .add(dst as usize)
+                .cast::<*mut u8>()
+                .write_unaligned(buf);
+        }
+    }
+}
+
+/// What the callee leaves on the x87 stack under `ret`.
+pub(super) fn fp_kind(ret: &RetPlan) -> u32 {
+    match *ret {
+        RetPlan::Regs { parts, .. } if parts[0].reg == RetReg::Vec0 => {
+            if parts[0].len == 4 {
+                FP_F32
+            } else {
+                FP_F64
+            }
+        }
+        RetPlan::X87 { .. } => FP_X87,
+        _ => FP_NONE,
+    }
+}
+
+/// Calls `fun` by the plan: libffi's `ffi_call`.
+///
+/// # Safety
+/// `fun` must have the signature the plan was made from, in the convention the plan was
+/// made for; `avalue` must hold one valid pointer per argument, each to a value of the
+/// argument's type; `rvalue` must be null or point to a writable buffer of at least the
+/// return type's size (and at least 4 bytes for integer returns, which are widened).
+#[inline]
+pub(crate) unsafe fn call(
+    _conv: Convention,
+    plan: &CallPlan,
+    fun: *const u8,
+    rvalue: *mut u8,
+    avalue: *const *const u8,
+) {
+    let mut ctx = CallCtx {
+        plan,
+        avalue,
+        fun,
+        frame_size: plan.frame_size as usize,
+        rvalue,
+        ret: RetRegs {
+            fp: fp_kind(&plan.ret),
+            ..RetRegs::default()
+        },
+    };
+    // SAFETY: the trampoline follows the plan, which matches `fun`'s signature by the
+    // caller's contract; `ctx` lives across the call.
+    unsafe { closure_ffi_6_call_i386((&mut ctx as *mut CallCtx).cast()) };
+    if rvalue.is_null() {
+        return;
+    }
+    // SAFETY: `rvalue` is large enough for the return type (caller's contract), and the
+    // plan's parts lie within it.
+    unsafe { store_ret(&plan.ret, &ctx.ret, rvalue) }
+}
+
+/// Copies the returned registers into the caller's buffer, widening small integers.
+///
+/// # Safety
+/// `rvalue` must be writable for the return type's size (4 bytes for widened integers).
+unsafe fn store_ret(ret: &RetPlan, regs: &RetRegs, rvalue: *mut u8) {
+    // SAFETY: the caller guarantees the buffer; part offsets and lengths come from the plan.
+    unsafe {
+        match *ret {
+            RetPlan::Void | RetPlan::Indirect { .. } => {}
+            RetPlan::Regs {
+                parts,
+                widen: Some(signed),
+                ..
+            } => {
+                let value = extend(regs.eax, parts[0].len, signed);
+                rvalue.cast::<u32>().write_unaligned(value);
+            }
+            RetPlan::Regs {
+                parts,
+                count,
+                widen: None,
+            } => {
+                for part in &parts[..count as usize] {
+                    let src = reg_bytes(regs, part.reg, part.len);
+                    let len = usize::from(part.len.min(8));
+                    core::ptr::copy_nonoverlapping(src, rvalue.add(part.off as usize), len);
+                }
+            }
+            // fstp stores 10 bytes; the rest of a `long double` is padding.
+            RetPlan::X87 { .. } => core::ptr::copy_nonoverlapping(regs.x87.as_ptr(), rvalue, 10),
+        }
+    }
+}
+
+/// Where the bytes of a returned part are in `regs` (`len` tells a float from a double).
+fn reg_bytes(regs: &RetRegs, reg: RetReg, len: u8) -> *const u8 {
+    match reg {
+        RetReg::Int0 => (&regs.eax as *const u32).cast(),
+        // (The i386 classifier never names Vec1.)
+        RetReg::Int1 | RetReg::Vec1 => (&regs.edx as *const u32).cast(),
+        RetReg::Vec0 if len == 4 => regs.f32.as_ptr(),
+        RetReg::Vec0 => regs.f64.as_ptr(),
+    }
+}

@@ -1,0 +1,189 @@
+//! The i386 executor of call plans (mounted as `arch::x86::dyncall` on 32-bit x86 Unix):
+//! one call trampoline and one closure entry serve every convention of `i386.rs`, because
+//! the plan says everything that differs (which of eax, edx, ecx carry arguments, the stack
+//! order, how many bytes the callee pops, how the result comes back).
+//!
+//! It exports the items the dynamic layer uses from the x86_64 executor, under the same
+//! names; there is no compiled form (`Cif::compile` returns `Ok(false)` on i386).
+//!
+//! - `call.rs`: the call trampoline and the marshalling by the plan;
+//! - `closure.rs`: the closure trampoline and entry, decoding arguments by the plan.
+
+use core::mem::size_of;
+
+pub(crate) use super::i386::Convention;
+use crate::dynamic::plan::{CallPlan, PlanError};
+use crate::dynamic::Type;
+
+/// Defines a global ELF function in assembly, `asm_function32!("name", [template strings,]
+/// operands)`, with the directives debuggers and profilers need (type, CFI start and end,
+/// size).
+macro_rules! asm_function32 {
+    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
+        core::arch::global_asm!(
+            ".text",
+            ".p2align 4",
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",@function"),
+            concat!($name, ":"),
+            ".cfi_startproc",
+            $($body)*
+            ".cfi_endproc",
+            concat!(".size ", $name, ", . - ", $name),
+            $($($operands)*)?
+        );
+    };
+}
+
+/// Reserves `$reg` bytes (a multiple of 16) below esp, touching every page on the way down
+/// so that a large frame cannot jump over the guard page. Clobbers `$reg` and labels 2, 3.
+macro_rules! probe_and_reserve32 {
+    ($reg:literal) => {
+        concat!(
+            "2:\n",
+            "cmp ",
+            $reg,
+            ", 4096\n",
+            "jb 3f\n",
+            "sub esp, 4096\n",
+            "or dword ptr [esp], 0\n",
+            "sub ",
+            $reg,
+            ", 4096\n",
+            "jmp 2b\n",
+            "3:\n",
+            "sub esp, ",
+            $reg,
+        )
+    };
+}
+
+mod call;
+mod closure;
+
+pub(crate) use call::call;
+pub(crate) use closure::{
+    closure_entry, scratch_bytes, trampoline, ClosureHeader, TRAMPOLINE_SIZE,
+};
+
+/// A compiled call stub's entry (never made on i386; the type keeps the Cif's shape).
+pub(crate) type StubEntry = unsafe extern "C" fn(*const u8, *mut u8, *const *const u8);
+
+impl Convention {
+    /// The convention of `Abi::DEFAULT`.
+    pub(crate) const DEFAULT: Convention = Convention::SysV;
+
+    /// Classifies a signature into `plan` with the i386 classifier.
+    pub(crate) fn classify(
+        self,
+        args: &[Type],
+        ret: &Type,
+        nfixed: Option<usize>,
+        plan: &mut CallPlan,
+    ) -> Result<(), PlanError> {
+        plan.rebuild(
+            |args, ret, nfixed, plan| {
+                super::i386::classify_signature(self, args, ret, nfixed, plan)
+            },
+            args,
+            ret,
+            nfixed,
+        )
+    }
+}
+
+/// What a call returned, stored by the call trampoline; and what a closure returns, loaded
+/// by the closure entry.
+///
+/// ```text
+///  0x00 eax   0x04 edx   0x08 fp kind   0x0c callee pop
+///  0x10 st(0) as float (4)   0x18 st(0) as double (8)   0x20 st(0) as long double (10)
+/// ```
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct RetRegs {
+    eax: u32,
+    edx: u32,
+    /// What the x87 stack holds: [`FP_NONE`], [`FP_F32`], [`FP_F64`] or [`FP_X87`]. For a
+    /// call, whether the callee left a value (the trampoline then stores it three ways and
+    /// pops it); for a closure, what the entry loads.
+    fp: u32,
+    /// Bytes the closure entry pops with its return (the plan's `callee_pop`).
+    pop: u32,
+    f32: [u8; 8],
+    f64: [u8; 8],
+    x87: [u8; 16],
+}
+
+const RET_REGS: usize = size_of::<RetRegs>();
+const _: () = assert!(RET_REGS == 48);
+
+/// No x87 value.
+const FP_NONE: u32 = 0;
+/// st(0) holds a `float`.
+const FP_F32: u32 = 1;
+/// st(0) holds a `double`.
+const FP_F64: u32 = 2;
+/// st(0) holds a `long double`.
+const FP_X87: u32 = 3;
+
+/// Loads `len` (1..=4) bytes zero-extended.
+///
+/// # Safety
+/// `src..src + len` must be readable.
+#[inline(always)]
+unsafe fn load_zx(src: *const u8, len: u32) -> u32 {
+    // SAFETY: in every arm, the caller guarantees `len` readable bytes at `src`.
+    unsafe {
+        match len {
+            4 => src.cast::<u32>().read_unaligned(),
+            1 => *src as u32,
+            2 => src.cast::<u16>().read_unaligned() as u32,
+            _ => {
+                let mut bytes = [0u8; 4];
+                core::ptr::copy_nonoverlapping(src, bytes.as_mut_ptr(), len.min(4) as usize);
+                u32::from_le_bytes(bytes)
+            }
+        }
+    }
+}
+
+/// Loads `len` (1, 2 or 4) bytes sign-extended.
+///
+/// # Safety
+/// `src..src + len` must be readable.
+#[inline(always)]
+unsafe fn load_sx(src: *const u8, len: u32) -> i32 {
+    // SAFETY: in every arm, the caller guarantees `len` readable bytes at `src`.
+    unsafe {
+        match len {
+            1 => *src.cast::<i8>() as i32,
+            2 => src.cast::<i16>().read_unaligned() as i32,
+            _ => load_zx(src, len) as i32,
+        }
+    }
+}
+
+/// The low `len` bytes of `value`, sign- or zero-extended to 32 bits (libffi's `ffi_arg`).
+fn extend(value: u32, len: u8, signed: bool) -> u32 {
+    let shift = 32 - 8 * u32::from(len.clamp(1, 4));
+    if signed {
+        (((value << shift) as i32) >> shift) as u32
+    } else {
+        (value << shift) >> shift
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension() {
+        assert_eq!(extend(0xFFFF_FF80, 1, true), 0xFFFF_FF80);
+        assert_eq!(extend(0x0000_0180, 1, true), 0xFFFF_FF80);
+        assert_eq!(extend(0xFFFF_FF80, 1, false), 0x80);
+        assert_eq!(extend(0x1234_8000, 2, true), 0xFFFF_8000);
+        assert_eq!(extend(u32::MAX, 4, false), u32::MAX);
+    }
+}
