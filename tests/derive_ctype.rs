@@ -310,19 +310,23 @@ fn derived_structs_pass_by_value_through_a_typed_closure() {
     );
 }
 
-/// A deliberately wrong hand-written impl: describes an 8-byte type as 4 bytes.
+/// A deliberately wrong hand-written impl: describes an 8-byte type as 4 bytes (only
+/// debug builds check layouts against rustc's, so only they use it).
+#[cfg(debug_assertions)]
 #[derive(Clone, Copy)]
 #[repr(C)]
 struct Narrowed(u64);
 
 // SAFETY: deliberately wrong, to be caught by the derived impl below; no value of this type
 // is ever passed through a Cif.
+#[cfg(debug_assertions)]
 unsafe impl CType for Narrowed {
     fn ffi_type() -> Type {
         Type::U32
     }
 }
 
+#[cfg(debug_assertions)]
 #[derive(Clone, Copy, CType)]
 #[repr(C)]
 struct HoldsNarrowed {
