@@ -2,7 +2,7 @@
 //! ABI numbers and mismatched typed accesses. Every one is an error value with libffi's
 //! status, never a panic.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(target_arch = "x86_64")]
 
 use core::ffi::c_void;
 
