@@ -337,12 +337,14 @@ impl Cif {
     /// Preparing stays cheap, compiling costs one small JIT allocation: compile the Cifs of
     /// hot signatures (libffi 3.7's `ffi_call_plan_alloc` plays the same role).
     ///
+    /// System V is compiled on every host (on Windows too, where it is not the default):
+    ///
     /// ```
     /// use closure_ffi::dynamic::{Abi, Cif, CodePtr, Type};
     ///
-    /// extern "C" fn add(a: u64, b: u64) -> u64 { a + b }
+    /// extern "sysv64" fn add(a: u64, b: u64) -> u64 { a + b }
     ///
-    /// let mut cif = Cif::new(Abi::DEFAULT, [Type::U64, Type::U64], Type::U64)?;
+    /// let mut cif = Cif::new(Abi::SysV64, [Type::U64, Type::U64], Type::U64)?;
     /// assert!(cif.compile()?);
     /// let (a, b, mut r) = (2u64, 40u64, 0u64);
     /// let args = [&a as *const u64 as *mut _, &b as *const u64 as *mut _];
