@@ -24,7 +24,7 @@ use closure_ffi_test_support::dynamic::{
 #[path = "common/dynamic.rs"]
 mod shared;
 
-use shared::{cif, suites, ty, Mode};
+use shared::{cif, suites, ty, x87_full_precision, Mode};
 
 /// The address of a value, as `call_raw` takes it.
 fn p<T>(value: &T) -> *mut c_void {
@@ -296,17 +296,6 @@ fn long_double_to_f64_subnormal() {
     assert_eq!(ld_parts(false, 16383 - 1025, 1 << 63).to_f64(), tiny);
     let three = f64::from_bits(3 << 4);
     assert_eq!(ld_parts(true, 16383 - 1069, 3 << 62).to_f64(), -three);
-}
-
-/// Makes the C reference's `long double` arithmetic on this thread use the x87's 64-bit
-/// mantissa. Windows starts every thread with the x87 precision control at 53 bits
-/// (control word 0x27F), so `x + 0x1p-60L` in C rounds like a double there; Linux starts
-/// at 64 bits (0x37F), where this changes nothing.
-fn x87_full_precision() {
-    let cw: u16 = 0x037F; // all exceptions masked, 64-bit precision, round to nearest
-    // SAFETY: loads the x87 control word of this thread only; the value is the Linux default
-    // (no exception unmasked), and no x87 value is live across the asm.
-    unsafe { core::arch::asm!("fldcw [{}]", in(reg) &cw, options(nostack, readonly)) };
 }
 
 #[test]
