@@ -255,8 +255,10 @@ mod windows_x86_64 {
 }
 
 /// A closure over a 16 KiB argument: in debug builds its thunk template copies the
-/// argument into its own frame, so its prologue probes the stack (a `___chkstk_ms` call on
-/// Windows, an inline probe loop elsewhere). Either way the thunk must be made and run.
+/// argument into its own frame, so its prologue probes the stack. On x86_64-pc-windows-gnu
+/// (rustc 1.95, dev profile) the template starts `mov eax, 0x4068; call ___chkstk_ms;
+/// sub rsp, rax` before the stub, so the relocated `call` runs from JIT memory; elsewhere
+/// the probe is inline. Either way the thunk must be made and run.
 #[test]
 fn large_frame_template_runs() {
     #[repr(C)]
