@@ -66,33 +66,48 @@ macro_rules! stub {
     };
 }
 
+/// The assembly name of the C symbol `$name`: i686 Windows prefixes C names with `_`.
+#[cfg(all(target_arch = "x86", windows))]
+macro_rules! c_name {
+    ($name:literal) => {
+        concat!("_", $name)
+    };
+}
+/// The assembly name of the C symbol `$name`.
+#[cfg(not(all(target_arch = "x86", windows)))]
+macro_rules! c_name {
+    ($name:literal) => {
+        $name
+    };
+}
+
 core::arch::global_asm!(
     ".text",
     ".p2align 4",
     // No stub at all within the scan window: a ret, then 8 KiB of int3.
-    ".globl cffi_test_no_stub",
-    "cffi_test_no_stub:",
+    concat!(".globl ", c_name!("cffi_test_no_stub")),
+    concat!(c_name!("cffi_test_no_stub"), ":"),
     "ret",
     ".fill 8192, 1, 0xcc",
     // A `ret` before the stub: control flow leaves the prologue.
     ".p2align 4",
-    ".globl cffi_test_ret_first",
-    "cffi_test_ret_first:",
+    concat!(".globl ", c_name!("cffi_test_ret_first")),
+    concat!(c_name!("cffi_test_ret_first"), ":"),
     "ret",
     stub!(),
     "ret",
     // The magic without the stub's mov/jmp in front of it.
     ".p2align 4",
-    ".globl cffi_test_malformed",
-    "cffi_test_malformed:",
+    concat!(".globl ", c_name!("cffi_test_malformed")),
+    concat!(c_name!("cffi_test_malformed"), ":"),
     "nop",
     "nop",
     ".byte 0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0x90",
     "ret",
     // An indirect jump before the stub.
     ".p2align 4",
-    ".globl cffi_test_indirect",
-    "cffi_test_indirect:",
+    concat!(".globl ", c_name!("cffi_test_indirect")),
+    concat!(c_name!("cffi_test_indirect"), ":"),
     ".byte 0xff, 0xe1", // jmp rcx / jmp ecx
     stub!(),
     "ret",

@@ -1143,7 +1143,8 @@ mod tests {
             let (rx, rw) = jit.alloc(ADD.len()).expect("alloc");
             // SAFETY: live block of at least 5 bytes.
             unsafe { write_code(&jit, rx, rw, &ADD) };
-            // SAFETY: the block holds `lea rax, [rdi + rsi]; ret`, a System V `fn(u64, u64) -> u64`.
+            // SAFETY: the block holds `lea rax, [rdi + rsi]; ret`, a System V
+            // `fn(u64, u64) -> u64`.
             let add: BinFn = unsafe { core::mem::transmute::<*const u8, BinFn>(rx) };
             assert_eq!(add(2, 3), 5);
             // SAFETY: from `alloc`, released once, not used afterwards.
