@@ -1361,9 +1361,10 @@ fn typed_cifs() {
         };
         let difb = TypedCif::<unsafe extern "sysv64" fn(Difb, i32) -> Difb>::new().unwrap();
         assert_eq!(difb.call(dyn_difb_op_sysv, (x, 60)), want);
-        let mixed =
-            TypedCif::<unsafe extern "sysv64" fn(i32, f64, i32, f32, f64, f32, i8, f64) -> f64>::new()
-                .unwrap();
+        let mixed = TypedCif::<
+            unsafe extern "sysv64" fn(i32, f64, i32, f32, f64, f32, i8, f64) -> f64,
+        >::new()
+        .unwrap();
         let got = mixed.call(dyn_mixed_sysv, (-1, 2.5, 3, -4.25, 5.5, 6.75, -7, 8.125));
         assert_eq!(got, c::mixed(-1, 2.5, 3, -4.25, 5.5, 6.75, -7, 8.125));
 

@@ -106,9 +106,9 @@ impl SlabJitAlloc {
     }
 
     fn region(&self) -> Result<usize, JitAllocError> {
-        let base = *self.region.get_or_init(|| {
-            rwx_region(SLOT * SLOTS) as usize
-        });
+        let base = *self
+            .region
+            .get_or_init(|| rwx_region(SLOT * SLOTS) as usize);
         if base == 0 {
             Err(JitAllocError)
         } else {

@@ -130,7 +130,7 @@ pub fn cif<const N: usize>(mode: Mode, args: [Type; N], ret: Type) -> Cif {
 /// at 64 bits (0x37F), where this changes nothing.
 pub fn x87_full_precision() {
     let cw: u16 = 0x037F; // all exceptions masked, 64-bit precision, round to nearest
-    // SAFETY: loads the x87 control word of this thread only; the value is the Linux default
-    // (no exception unmasked), and no x87 value is live across the asm.
+                          // SAFETY: loads the x87 control word of this thread only; the value is the Linux default
+                          // (no exception unmasked), and no x87 value is live across the asm.
     unsafe { core::arch::asm!("fldcw [{}]", in(reg) &cw, options(nostack, readonly)) };
 }
