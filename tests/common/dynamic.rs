@@ -129,8 +129,9 @@ pub fn cif<const N: usize>(mode: Mode, args: [Type; N], ret: Type) -> Cif {
 /// (control word 0x27F), so `x + 0x1p-60L` in C rounds like a double there; Linux starts
 /// at 64 bits (0x37F), where this changes nothing.
 pub fn x87_full_precision() {
-    let cw: u16 = 0x037F; // all exceptions masked, 64-bit precision, round to nearest
-                          // SAFETY: loads the x87 control word of this thread only; the value is the Linux default
-                          // (no exception unmasked), and no x87 value is live across the asm.
+    // All exceptions masked, 64-bit precision, round to nearest.
+    let cw: u16 = 0x037F;
+    // SAFETY: loads the x87 control word of this thread only; the value is the Linux default
+    // (no exception unmasked), and no x87 value is live across the asm.
     unsafe { core::arch::asm!("fldcw [{}]", in(reg) &cw, options(nostack, readonly)) };
 }
