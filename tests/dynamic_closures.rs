@@ -30,10 +30,6 @@ mod shared;
 
 use shared::{cif, suites, ty, x87_full_precision, Mode};
 
-const SYSV: Mode = Mode {
-    abi: Abi::SysV64,
-    compiled: false,
-};
 const SYSV_COMPILED: Mode = Mode {
     abi: Abi::SysV64,
     compiled: true,
