@@ -12,11 +12,13 @@ TYPES = [  # (rust, c)
 ABIS = [
     ("c", "", "C", None),
     ("ms", "__attribute__((ms_abi))", "win64", 'target_arch = "x86_64"'),
+    # System V explicitly: "C" is Win64 on Windows, so this is how Windows tests sysv64.
+    ("sysv", "__attribute__((sysv_abi))", "sysv64", 'target_arch = "x86_64"'),
     ("stdcall", "__attribute__((stdcall))", "stdcall", 'target_arch = "x86"'),
     ("fastcall", "__attribute__((fastcall))", "fastcall", 'target_arch = "x86"'),
     ("thiscall", "__attribute__((thiscall))", "thiscall", 'target_arch = "x86"'),
 ]
-C_GUARD = {"ms": "defined(__x86_64__)", "stdcall": "defined(__i386__)",
+C_GUARD = {"ms": "defined(__x86_64__)", "sysv": "defined(__x86_64__)", "stdcall": "defined(__i386__)",
            "fastcall": "defined(__i386__)", "thiscall": "defined(__i386__)"}
 
 STRUCTS = [  # (name, ret, args)

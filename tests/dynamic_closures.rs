@@ -7,11 +7,7 @@
 //! compares every result with the reference function's, so arguments, return values and
 //! the registers they travel in are all checked on the C side.
 
-#![cfg(all(
-    target_arch = "x86_64",
-    target_os = "linux",
-    feature = "global_jit_alloc"
-))]
+#![cfg(all(target_arch = "x86_64", feature = "global_jit_alloc"))]
 
 use core::ffi::c_void;
 use std::cell::Cell;
@@ -32,12 +28,8 @@ use closure_ffi_test_support::dynamic::{
 #[path = "common/dynamic.rs"]
 mod shared;
 
-use shared::{cif, suites, ty, Mode};
+use shared::{cif, suites, ty, x87_full_precision, Mode};
 
-const SYSV: Mode = Mode {
-    abi: Abi::SysV64,
-    compiled: false,
-};
 const SYSV_COMPILED: Mode = Mode {
     abi: Abi::SysV64,
     compiled: true,
@@ -45,6 +37,17 @@ const SYSV_COMPILED: Mode = Mode {
 const WIN64: Mode = Mode {
     abi: Abi::Win64,
     compiled: false,
+};
+/// The host's C convention (System V, or Win64 on Windows), for closures that C library
+/// functions call.
+const HOST: Mode = Mode {
+    abi: Abi::DEFAULT,
+    compiled: false,
+};
+/// [`HOST`], compiled where the compiler covers it (System V).
+const HOST_COMPILED: Mode = Mode {
+    abi: Abi::DEFAULT,
+    compiled: true,
 };
 
 /// Runs `pair`'s checker against a closure with `cif` that calls `body`. `body` returns
@@ -156,6 +159,8 @@ fn float_scalars() {
 
 #[test]
 fn long_double_keeps_the_full_mantissa() {
+    // The C checker computes its reference in long double arithmetic on this thread.
+    x87_full_precision();
     for (m, s) in suites() {
         // `x + 2^-60` for x in [1, 2): add 8 to the 64-bit mantissa, no f64 in between.
         let bump = |args: &Args<'_>, ret: Ret<'_>| -> bool {
@@ -798,7 +803,7 @@ fn typed_closures_capture_state() {
     let calls = Arc::new(AtomicUsize::new(0));
 
     let counter = Arc::clone(&calls);
-    let sub = TypedClosure::<extern "C" fn(i32, i32) -> i32, _>::new(move |a: i32, b: i32| {
+    let sub = TypedClosure::<extern "sysv64" fn(i32, i32) -> i32, _>::new(move |a: i32, b: i32| {
         counter.fetch_add(1, Ordering::Relaxed);
         a.wrapping_sub(b)
     })
@@ -823,7 +828,7 @@ fn typed_closures_capture_state() {
     assert_eq!(unsafe { (w.sub_i64.check)(g as *const c_void) }, 0);
 
     // Structs through hidden pointers, both conventions.
-    let op_c = TypedClosure::<extern "C" fn(Difb, i32) -> Difb, _>::new(difb_op).unwrap();
+    let op_c = TypedClosure::<extern "sysv64" fn(Difb, i32) -> Difb, _>::new(difb_op).unwrap();
     // SAFETY: the closure is `dyn_difb (dyn_difb, int32_t)`.
     let result = unsafe { (s.difb_op.check)(op_c.fn_ptr() as *const c_void) };
     assert_eq!(result, 0);
@@ -843,7 +848,7 @@ fn typed_closures_capture_state() {
 
     // long double on System V: Rust would pass `LongDouble` as a 16-byte struct, not as an
     // x87 value, so a typed signature cannot express it and is refused.
-    let bump = TypedClosure::<extern "C" fn(LongDouble) -> LongDouble, _>::new(|x| x);
+    let bump = TypedClosure::<extern "sysv64" fn(LongDouble) -> LongDouble, _>::new(|x| x);
     assert!(matches!(
         bump.err(),
         Some(TypedClosureError::Cif(CifError::BadArgType {
@@ -926,7 +931,7 @@ fn qsort_with_a_dynamic_comparator() {
     // Descending i32, with a comparison count.
     let compared = Cell::new(0usize);
     let cmp = Closure::new(
-        cif(SYSV, [Type::POINTER, Type::POINTER], Type::I32),
+        cif(HOST, [Type::POINTER, Type::POINTER], Type::I32),
         |args, ret| {
             compared.set(compared.get() + 1);
             if let (Ok(a), Ok(b)) = (args.get::<*const i32>(0), args.get::<*const i32>(1)) {
@@ -961,7 +966,7 @@ fn qsort_with_a_dynamic_comparator() {
 
     // Structs by (i, d), through unchecked reads.
     let cmp = Closure::new(
-        cif(SYSV_COMPILED, [Type::POINTER, Type::POINTER], Type::I32),
+        cif(HOST_COMPILED, [Type::POINTER, Type::POINTER], Type::I32),
         |args, ret| {
             // SAFETY: qsort passes two pointers to elements, which are DynDi.
             let (a, b) = unsafe {
@@ -1016,8 +1021,8 @@ fn closure_accessors() {
         })
         .collect();
     for (k, closure) in closures.iter().enumerate() {
-        // SAFETY: the closure is `uint64_t (void)`.
-        let f: extern "C" fn() -> u64 = unsafe { closure.fn_ptr() };
+        // SAFETY: the closure is `uint64_t (void)`, System V.
+        let f: extern "sysv64" fn() -> u64 = unsafe { closure.fn_ptr() };
         assert_eq!(f(), k as u64);
     }
 }

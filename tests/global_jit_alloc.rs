@@ -1,5 +1,5 @@
 //! A program-provided global JIT allocator (feature `global_jit_alloc` without
-//! `default_jit_alloc`): a slab over one read-write-execute `mmap`, registered with
+//! `default_jit_alloc`): a slab over one read-write-execute mapping (`mmap`, or `VirtualAlloc` on Windows), registered with
 //! `global_jit_alloc!`, must be what the constructors without `_in` use.
 //!
 //! Run: `cargo test --no-default-features --features global_jit_alloc,safe_jit,std
@@ -7,7 +7,7 @@
 
 #![cfg(all(feature = "global_jit_alloc", not(feature = "default_jit_alloc")))]
 
-use std::ffi::{c_int, c_long, c_void};
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -15,24 +15,70 @@ use closure_ffi::traits::FnPtr;
 use closure_ffi::{BareFn, BareFnMut, BareFnOnce, GlobalJitAlloc, JitAlloc, JitAllocError};
 use closure_ffi_test_support::callers::call_c_3;
 
-// Linux x86 / x86_64 values (asm-generic).
-const PROT_READ: c_int = 0x1;
-const PROT_WRITE: c_int = 0x2;
-const PROT_EXEC: c_int = 0x4;
-const MAP_PRIVATE: c_int = 0x02;
-const MAP_ANONYMOUS: c_int = 0x20;
-const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
+/// One read-write-execute mapping of `len` bytes, or null.
+#[cfg(unix)]
+fn rwx_region(len: usize) -> *mut c_void {
+    use std::ffi::{c_int, c_long};
 
-extern "C" {
-    // `off_t` is `long` on both Linux x86 targets (without _FILE_OFFSET_BITS=64).
-    fn mmap(
-        addr: *mut c_void,
-        len: usize,
-        prot: c_int,
-        flags: c_int,
-        fd: c_int,
-        offset: c_long,
-    ) -> *mut c_void;
+    // Linux x86 / x86_64 values (asm-generic).
+    const PROT_READ: c_int = 0x1;
+    const PROT_WRITE: c_int = 0x2;
+    const PROT_EXEC: c_int = 0x4;
+    const MAP_PRIVATE: c_int = 0x02;
+    const MAP_ANONYMOUS: c_int = 0x20;
+    const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
+
+    extern "C" {
+        // `off_t` is `long` on both Linux x86 targets (without _FILE_OFFSET_BITS=64).
+        fn mmap(
+            addr: *mut c_void,
+            len: usize,
+            prot: c_int,
+            flags: c_int,
+            fd: c_int,
+            offset: c_long,
+        ) -> *mut c_void;
+    }
+
+    // SAFETY: an anonymous private mapping at an address of the kernel's choice.
+    let p = unsafe {
+        mmap(
+            core::ptr::null_mut(),
+            len,
+            PROT_READ | PROT_WRITE | PROT_EXEC,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == MAP_FAILED {
+        core::ptr::null_mut()
+    } else {
+        p
+    }
+}
+
+/// One read-write-execute mapping of `len` bytes, or null.
+#[cfg(windows)]
+fn rwx_region(len: usize) -> *mut c_void {
+    const MEM_COMMIT: u32 = 0x1000;
+    const MEM_RESERVE: u32 = 0x2000;
+    const PAGE_EXECUTE_READWRITE: u32 = 0x40;
+
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn VirtualAlloc(addr: *mut c_void, len: usize, kind: u32, protect: u32) -> *mut c_void;
+    }
+
+    // SAFETY: a fresh committed region at an address of the system's choice.
+    unsafe {
+        VirtualAlloc(
+            core::ptr::null_mut(),
+            len,
+            MEM_COMMIT | MEM_RESERVE,
+            PAGE_EXECUTE_READWRITE,
+        )
+    }
 }
 
 const SLOT: usize = 256;
@@ -60,24 +106,9 @@ impl SlabJitAlloc {
     }
 
     fn region(&self) -> Result<usize, JitAllocError> {
-        let base = *self.region.get_or_init(|| {
-            // SAFETY: an anonymous private mapping at an address of the kernel's choice.
-            let p = unsafe {
-                mmap(
-                    core::ptr::null_mut(),
-                    SLOT * SLOTS,
-                    PROT_READ | PROT_WRITE | PROT_EXEC,
-                    MAP_PRIVATE | MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            if p == MAP_FAILED {
-                0
-            } else {
-                p as usize
-            }
-        });
+        let base = *self
+            .region
+            .get_or_init(|| rwx_region(SLOT * SLOTS) as usize);
         if base == 0 {
             Err(JitAllocError)
         } else {

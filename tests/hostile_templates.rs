@@ -66,33 +66,48 @@ macro_rules! stub {
     };
 }
 
+/// The assembly name of the C symbol `$name`: i686 Windows prefixes C names with `_`.
+#[cfg(all(target_arch = "x86", windows))]
+macro_rules! c_name {
+    ($name:literal) => {
+        concat!("_", $name)
+    };
+}
+/// The assembly name of the C symbol `$name`.
+#[cfg(not(all(target_arch = "x86", windows)))]
+macro_rules! c_name {
+    ($name:literal) => {
+        $name
+    };
+}
+
 core::arch::global_asm!(
     ".text",
     ".p2align 4",
     // No stub at all within the scan window: a ret, then 8 KiB of int3.
-    ".globl cffi_test_no_stub",
-    "cffi_test_no_stub:",
+    concat!(".globl ", c_name!("cffi_test_no_stub")),
+    concat!(c_name!("cffi_test_no_stub"), ":"),
     "ret",
     ".fill 8192, 1, 0xcc",
     // A `ret` before the stub: control flow leaves the prologue.
     ".p2align 4",
-    ".globl cffi_test_ret_first",
-    "cffi_test_ret_first:",
+    concat!(".globl ", c_name!("cffi_test_ret_first")),
+    concat!(c_name!("cffi_test_ret_first"), ":"),
     "ret",
     stub!(),
     "ret",
     // The magic without the stub's mov/jmp in front of it.
     ".p2align 4",
-    ".globl cffi_test_malformed",
-    "cffi_test_malformed:",
+    concat!(".globl ", c_name!("cffi_test_malformed")),
+    concat!(c_name!("cffi_test_malformed"), ":"),
     "nop",
     "nop",
     ".byte 0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0xf0,0x90",
     "ret",
     // An indirect jump before the stub.
     ".p2align 4",
-    ".globl cffi_test_indirect",
-    "cffi_test_indirect:",
+    concat!(".globl ", c_name!("cffi_test_indirect")),
+    concat!(c_name!("cffi_test_indirect"), ":"),
     ".byte 0xff, 0xe1", // jmp rcx / jmp ecx
     stub!(),
     "ret",
@@ -207,4 +222,75 @@ mod x86_64 {
             assert_eq!(unsafe { bare() }, value + 1000);
         }
     }
+}
+
+// Windows x86_64: a prologue with a frame larger than a page calls the stack probe, as
+// compilers emit it there (`mov eax, size; call ___chkstk_ms; sub rsp, rax`; mingw's
+// probe touches every page from rsp down to rsp - rax and changes no register). The copy
+// in JIT memory is far from libgcc's `___chkstk_ms`, so the relocator must turn the
+// `call rel32` into a call through its literal pool; the thunk then runs its 12 KiB frame.
+#[cfg(all(target_arch = "x86_64", windows))]
+core::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    ".globl cffi_test_chkstk",
+    "cffi_test_chkstk:",
+    "push rbp",
+    "mov rbp, rsp",
+    "mov eax, 0x3000",
+    "call ___chkstk_ms",
+    "sub rsp, rax",
+    stub!(),
+    // Returns *closure + 7, through the bottom and the top of the frame.
+    "mov rax, qword ptr [rax]",
+    "mov qword ptr [rsp], rax",
+    "mov qword ptr [rsp + 0x2ff8], 7",
+    "mov rax, qword ptr [rsp]",
+    "add rax, qword ptr [rsp + 0x2ff8]",
+    "mov rsp, rbp",
+    "pop rbp",
+    "ret",
+);
+
+#[cfg(all(target_arch = "x86_64", windows))]
+mod windows_x86_64 {
+    use super::*;
+
+    hostile!(Chkstk, cffi_test_chkstk);
+
+    #[test]
+    fn stack_probe_call_is_relocated_and_runs() {
+        for value in [0u64, 35, 1 << 50] {
+            let thunk = create(Chkstk(value)).expect("call ___chkstk_ms must relocate");
+            let bare = thunk.bare();
+            // SAFETY: the thunk's template returns `self.0 + 7`, and `thunk` is alive.
+            assert_eq!(unsafe { bare() }, value + 7);
+        }
+    }
+}
+
+/// A closure over a 16 KiB argument: in debug builds its thunk template copies the
+/// argument into its own frame, so its prologue probes the stack. On x86_64-pc-windows-gnu
+/// (rustc 1.95, dev profile) the template starts `mov eax, 0x4068; call ___chkstk_ms;
+/// sub rsp, rax` before the stub, so the relocated `call` runs from JIT memory; elsewhere
+/// the probe is inline. Either way the thunk must be made and run.
+#[test]
+fn large_frame_template_runs() {
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Big {
+        v: [u64; 2048],
+    }
+    let mut big = Big { v: [0; 2048] };
+    for (i, v) in big.v.iter_mut().enumerate() {
+        *v = i as u64 * 3;
+    }
+    let salt = 11u64;
+    let f = BareFn::<unsafe extern "C" fn(Big) -> u64>::try_new(move |b: Big| {
+        b.v.iter().sum::<u64>() + b.v[2047] + salt
+    })
+    .expect("a template with a large frame must be relocated");
+    let want: u64 = (0..2048u64).map(|i| i * 3).sum::<u64>() + 2047 * 3 + salt;
+    // SAFETY: `f` is alive.
+    assert_eq!(unsafe { f.bare()(big) }, want);
 }

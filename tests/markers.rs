@@ -248,12 +248,14 @@ mod x86_64 {
     suite!(@emit efiapi, Efiapi, "efiapi", new_efiapi, ["win64", call_ms_0], ["win64", call_ms_1],
         ["win64", call_ms_2], ["win64", call_ms_3], ["win64", call_ms_7], ["win64", call_ms_12],
         ["win64", call_ms_small], [], ["win64", call_ms_large]);
-    // "sysv64" is "C" on x86_64 Linux.
-    suite!(sysv64, Sysv64, "sysv64", new_sysv64, c: "C" [call_c_0, call_c_1, call_c_2,
-        call_c_3, call_c_7, call_c_12, call_c_small, call_c_mixed, call_c_large]);
-    suite!(sysv64_unwind, Sysv64Unwind, "sysv64-unwind", new_sysv64_unwind, c: "C" [call_c_0,
-        call_c_1, call_c_2, call_c_3, call_c_7, call_c_12, call_c_small, call_c_mixed,
-        call_c_large]);
+    // C calls "sysv64" through `call_sysv_*` (gcc's `sysv_abi`), not `call_c_*`: "C" is
+    // Win64 on Windows.
+    suite!(sysv64, Sysv64, "sysv64", new_sysv64, c: "sysv64" [call_sysv_0, call_sysv_1,
+        call_sysv_2, call_sysv_3, call_sysv_7, call_sysv_12, call_sysv_small, call_sysv_mixed,
+        call_sysv_large]);
+    suite!(sysv64_unwind, Sysv64Unwind, "sysv64-unwind", new_sysv64_unwind, c: "sysv64"
+        [call_sysv_0, call_sysv_1, call_sysv_2, call_sysv_3, call_sysv_7, call_sysv_12,
+        call_sysv_small, call_sysv_mixed, call_sysv_large]);
     suite!(win64, Win64, "win64", new_win64, c: "win64" [call_ms_0, call_ms_1, call_ms_2,
         call_ms_3, call_ms_7, call_ms_12, call_ms_small, call_ms_mixed, call_ms_large]);
     suite!(win64_unwind, Win64Unwind, "win64-unwind", new_win64_unwind, c: "win64" [call_ms_0,

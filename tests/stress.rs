@@ -330,7 +330,7 @@ mod dynamic {
         assert_eq!(raw_calls.load(Ordering::Relaxed), before + 3);
 
         if i % 2 == 0 {
-            let typed = TypedClosure::<extern "C" fn(u64) -> u64, _>::new(move |x: u64| {
+            let typed = TypedClosure::<extern "sysv64" fn(u64) -> u64, _>::new(move |x: u64| {
                 x.rotate_left(7) ^ salt
             })
             .expect("closure memory");
@@ -791,6 +791,7 @@ fn dynamic_cycles(n: usize) {
     }
 }
 
+// Linux only: the resident set size comes from /proc/self/statm.
 #[cfg(target_os = "linux")]
 #[test]
 fn resident_memory_stays_flat_over_a_million_thunks_and_closures() {

@@ -11,6 +11,8 @@
 //! i686. The work is bounded by rounds, not time: `WX_ROUNDS` (default [`DEFAULT_ROUNDS`])
 //! checker rounds; `scripts/stress` runs this file in release with many more.
 
+// Linux only: the observer reads /proc/self/maps and matches the two views by memfd offset;
+// Windows has neither (its allocator's dual mapping is a section object).
 #![cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "x86"),

@@ -1096,8 +1096,9 @@ mod tests {
         /// `lea rax, [rdi + rsi*2]; ret`: returns a + 2b.
         const ADD_TWICE: [u8; 5] = [0x48, 0x8D, 0x04, 0x77, 0xC3];
 
-        type BinFn = extern "C" fn(u64, u64) -> u64;
-        type ConstFn = extern "C" fn() -> u64;
+        // System V explicitly: the code above reads rdi and rsi, and "C" is Win64 on Windows.
+        type BinFn = extern "sysv64" fn(u64, u64) -> u64;
+        type ConstFn = extern "sysv64" fn() -> u64;
 
         /// Writes `code` through `rw` and makes it visible to instruction fetch at `rx`.
         ///
@@ -1142,7 +1143,8 @@ mod tests {
             let (rx, rw) = jit.alloc(ADD.len()).expect("alloc");
             // SAFETY: live block of at least 5 bytes.
             unsafe { write_code(&jit, rx, rw, &ADD) };
-            // SAFETY: the block holds `lea rax, [rdi + rsi]; ret`, a C-ABI `fn(u64, u64) -> u64`.
+            // SAFETY: the block holds `lea rax, [rdi + rsi]; ret`, a System V
+            // `fn(u64, u64) -> u64`.
             let add: BinFn = unsafe { core::mem::transmute::<*const u8, BinFn>(rx) };
             assert_eq!(add(2, 3), 5);
             // SAFETY: from `alloc`, released once, not used afterwards.
@@ -1391,12 +1393,17 @@ mod tests {
             });
             assert_eq!(result.load(Ordering::SeqCst), 77);
             // The point of the test: the destroyed-cache path ran (this relies on std's
-            // last-registered-first destructor order).
+            // last-registered-first destructor order, which std does not promise on Windows:
+            // there the guard ran with the cache still alive, measured under wine 8; the
+            // allocation above must work either way).
+            #[cfg(not(windows))]
             assert_eq!(
                 cache_was_gone.load(Ordering::SeqCst),
                 1,
                 "cache destroyed first"
             );
+            #[cfg(windows)]
+            let _ = cache_was_gone;
             assert_all_free(&jit);
         }
 

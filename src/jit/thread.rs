@@ -52,8 +52,9 @@ mod tests {
         let code = [0x48, 0x8D, 0x04, 0x37, 0xC3];
         // SAFETY: `rw` is the writable view of at least 16 fresh bytes.
         unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), rw, code.len()) };
-        // SAFETY: the code above is a complete extern "C" fn(u64, u64) -> u64.
-        let f: extern "C" fn(u64, u64) -> u64 = unsafe { core::mem::transmute(rx) };
+        // SAFETY: the code above is a complete extern "sysv64" fn(u64, u64) -> u64 (System V
+        // explicitly: it reads rdi and rsi, and "C" is Win64 on Windows).
+        let f: extern "sysv64" fn(u64, u64) -> u64 = unsafe { core::mem::transmute(rx) };
         assert_eq!(f(40, 2), 42);
         // SAFETY: allocated above on this thread, released once.
         unsafe { alloc.release(rx) }.expect("release");

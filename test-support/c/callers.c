@@ -39,6 +39,25 @@ Mixed call_ms_mixed(Mixed (__attribute__((ms_abi)) *cb)(Mixed, float), Mixed a0,
 Large call_ms_large(Large (__attribute__((ms_abi)) *cb)(Large, uint8_t), Large a0, uint8_t a1) { return cb(a0, a1); }
 #endif
 
+#if defined(__x86_64__)
+uint64_t call_sysv_0(uint64_t (__attribute__((sysv_abi)) *cb)(void)) { return cb(); }
+uint64_t call_sysv_1(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t), int8_t a0) { return cb(a0); }
+uint64_t call_sysv_2(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t), int8_t a0, uint16_t a1) { return cb(a0, a1); }
+uint64_t call_sysv_3(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t), int8_t a0, uint16_t a1, int32_t a2) { return cb(a0, a1, a2); }
+uint64_t call_sysv_4(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t, uint64_t), int8_t a0, uint16_t a1, int32_t a2, uint64_t a3) { return cb(a0, a1, a2, a3); }
+uint64_t call_sysv_5(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t, uint64_t, float), int8_t a0, uint16_t a1, int32_t a2, uint64_t a3, float a4) { return cb(a0, a1, a2, a3, a4); }
+uint64_t call_sysv_6(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t, uint64_t, float, double), int8_t a0, uint16_t a1, int32_t a2, uint64_t a3, float a4, double a5) { return cb(a0, a1, a2, a3, a4, a5); }
+uint64_t call_sysv_7(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t, uint64_t, float, double, const void *), int8_t a0, uint16_t a1, int32_t a2, uint64_t a3, float a4, double a5, const void * a6) { return cb(a0, a1, a2, a3, a4, a5, a6); }
+uint64_t call_sysv_8(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t, uint64_t, float, double, const void *, int16_t), int8_t a0, uint16_t a1, int32_t a2, uint64_t a3, float a4, double a5, const void * a6, int16_t a7) { return cb(a0, a1, a2, a3, a4, a5, a6, a7); }
+uint64_t call_sysv_9(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t, uint64_t, float, double, const void *, int16_t, uint8_t), int8_t a0, uint16_t a1, int32_t a2, uint64_t a3, float a4, double a5, const void * a6, int16_t a7, uint8_t a8) { return cb(a0, a1, a2, a3, a4, a5, a6, a7, a8); }
+uint64_t call_sysv_10(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t, uint64_t, float, double, const void *, int16_t, uint8_t, int64_t), int8_t a0, uint16_t a1, int32_t a2, uint64_t a3, float a4, double a5, const void * a6, int16_t a7, uint8_t a8, int64_t a9) { return cb(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9); }
+uint64_t call_sysv_11(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t, uint64_t, float, double, const void *, int16_t, uint8_t, int64_t, uint32_t), int8_t a0, uint16_t a1, int32_t a2, uint64_t a3, float a4, double a5, const void * a6, int16_t a7, uint8_t a8, int64_t a9, uint32_t a10) { return cb(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10); }
+uint64_t call_sysv_12(uint64_t (__attribute__((sysv_abi)) *cb)(int8_t, uint16_t, int32_t, uint64_t, float, double, const void *, int16_t, uint8_t, int64_t, uint32_t, double), int8_t a0, uint16_t a1, int32_t a2, uint64_t a3, float a4, double a5, const void * a6, int16_t a7, uint8_t a8, int64_t a9, uint32_t a10, double a11) { return cb(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11); }
+Small call_sysv_small(Small (__attribute__((sysv_abi)) *cb)(Small, int32_t), Small a0, int32_t a1) { return cb(a0, a1); }
+Mixed call_sysv_mixed(Mixed (__attribute__((sysv_abi)) *cb)(Mixed, float), Mixed a0, float a1) { return cb(a0, a1); }
+Large call_sysv_large(Large (__attribute__((sysv_abi)) *cb)(Large, uint8_t), Large a0, uint8_t a1) { return cb(a0, a1); }
+#endif
+
 #if defined(__i386__)
 uint64_t call_stdcall_0(uint64_t (__attribute__((stdcall)) *cb)(void)) { return cb(); }
 uint64_t call_stdcall_1(uint64_t (__attribute__((stdcall)) *cb)(int8_t), int8_t a0) { return cb(a0); }

@@ -11,7 +11,11 @@
  * Each exists once per x86_64 calling convention: `_sysv` (System V) and `_win64` (gcc's
  * `ms_abi`). The per-convention part at the end of this file is written once and compiled
  * twice: the file includes itself with ABI and FN() defined for each convention. Checkers
- * themselves always use the default (System V) convention; only their callback differs.
+ * (and dyn_call_raw) use their suite's convention too (CHECK_ABI), so that no C function
+ * here calls across conventions: mingw-w64 gcc 12 dies with an internal compiler error
+ * (choose_baseaddr, config/i386/i386.cc:7058) on ms_abi code that calls sysv_abi functions
+ * with __int128 arguments, and ms_abi is the default on Windows. Only the callback a checker
+ * is given (a dynamic closure) differs from the reference function.
  *
  * x86_64 only: on i686 this file compiles to nothing. */
 #if defined(__x86_64__)
@@ -122,19 +126,26 @@ int dyn_layout(size_t index, const char **name, size_t *size, size_t *align) {
  * argument type it shows how the argument was extended; with a narrower return type it
  * returns a register whose upper bits are not an extension of the low ones. Written in
  * assembly so that no compiler normalises either. */
+#if defined(_WIN32)
+/* COFF: a symbol's type is `.def/.scl 2 (external)/.type 32 (function)/.endef`; no .size. */
+#define DYN_ASM_FUNCTION(name) ".globl " #name "\n.def " #name "; .scl 2; .type 32; .endef\n" #name ":\n"
+#define DYN_ASM_END(name) ""
+#else
+#define DYN_ASM_FUNCTION(name) ".globl " #name "\n.type " #name ", @function\n" #name ":\n"
+#define DYN_ASM_END(name) ".size " #name ", . - " #name "\n"
+#endif
 __asm__(".text\n"
-        ".globl dyn_raw_sysv\n"
-        ".type dyn_raw_sysv, @function\n"
-        "dyn_raw_sysv:\n"
+        DYN_ASM_FUNCTION(dyn_raw_sysv)
         "    movq %rdi, %rax\n"
         "    ret\n"
-        ".size dyn_raw_sysv, . - dyn_raw_sysv\n"
-        ".globl dyn_raw_win64\n"
-        ".type dyn_raw_win64, @function\n"
-        "dyn_raw_win64:\n"
+        DYN_ASM_END(dyn_raw_sysv)
+        DYN_ASM_FUNCTION(dyn_raw_win64)
         "    movq %rcx, %rax\n"
         "    ret\n"
-        ".size dyn_raw_win64, . - dyn_raw_win64\n");
+        DYN_ASM_END(dyn_raw_win64));
+#undef DYN_ASM_FUNCTION
+#undef DYN_ASM_END
+
 
 static int64_t counted_calls;
 
@@ -150,24 +161,35 @@ int64_t dyn_counter(void) { return __atomic_load_n(&counted_calls, __ATOMIC_SEQ_
 #define DYN_PASS 1
 
 #define ABI __attribute__((sysv_abi))
+/* Checkers and dyn_call_raw: the suite's convention (see the top of the file). */
+#define CHECK_ABI ABI
 #define FN(name) name##_sysv
+#if defined(_WIN32) /* the host's va_list is Win64's: use gcc's System V one explicitly */
+#define DYN_VA_LIST __builtin_sysv_va_list
+#define DYN_VA_START __builtin_sysv_va_start
+#define DYN_VA_END __builtin_sysv_va_end
+#else
 #define DYN_VA_LIST va_list
 #define DYN_VA_START va_start
 #define DYN_VA_END va_end
+#endif
 #include "dynamic.c"
 #undef ABI
+#undef CHECK_ABI
 #undef FN
 #undef DYN_VA_LIST
 #undef DYN_VA_START
 #undef DYN_VA_END
 
 #define ABI __attribute__((ms_abi))
+#define CHECK_ABI ABI
 #define FN(name) name##_win64
 #define DYN_VA_LIST __builtin_ms_va_list
 #define DYN_VA_START __builtin_ms_va_start
 #define DYN_VA_END __builtin_ms_va_end
 #include "dynamic.c"
 #undef ABI
+#undef CHECK_ABI
 #undef FN
 #undef DYN_VA_LIST
 #undef DYN_VA_START
@@ -181,7 +203,7 @@ int64_t dyn_counter(void) { return __atomic_load_n(&counted_calls, __ATOMIC_SEQ_
  * U). The checker runs it over the listed pairs. */
 #define SUB(T, U, t, ...)                                                                   \
     ABI T FN(dyn_sub_##t)(T a, T b) { return (T)((U)a - (U)b); }                            \
-    int FN(dyn_check_sub_##t)(__typeof__(&FN(dyn_sub_##t)) cb) {                            \
+    CHECK_ABI int FN(dyn_check_sub_##t)(__typeof__(&FN(dyn_sub_##t)) cb) {                            \
         static const T in[][2] = {__VA_ARGS__};                                             \
         for (int j = 0; j < (int)(sizeof in / sizeof in[0]); j++) {                         \
             if (cb(in[j][0], in[j][1]) != FN(dyn_sub_##t)(in[j][0], in[j][1])) return j + 1; \
@@ -212,7 +234,7 @@ SUB(long double, long double, ld, {1.5L, -2.25L}, {-1024.0L, 0.125L}, {3.0L, 3.0
 
 /* `(char *)p + off`. */
 ABI void *FN(dyn_ptr_add)(void *p, int64_t off) { return (char *)p + off; }
-int FN(dyn_check_ptr_add)(__typeof__(&FN(dyn_ptr_add)) cb) {
+CHECK_ABI int FN(dyn_check_ptr_add)(__typeof__(&FN(dyn_ptr_add)) cb) {
     static char buf[64];
     if (cb(buf, 17) != buf + 17) return 1;
     if (cb(buf + 40, -40) != buf) return 2;
@@ -235,7 +257,7 @@ ABI int64_t FN(dyn_ints)(uint8_t a, int8_t b, uint16_t c, int16_t d, uint32_t e,
     s += 9 * (uint64_t)*p;
     return (int64_t)s;
 }
-int FN(dyn_check_ints)(__typeof__(&FN(dyn_ints)) cb) {
+CHECK_ABI int FN(dyn_check_ints)(__typeof__(&FN(dyn_ints)) cb) {
     static const int64_t p = -1000000007;
     if (cb(250, -7, 65000, -32768, 4000000000u, -2, 1ull << 63, -3, &p) !=
         FN(dyn_ints)(250, -7, 65000, -32768, 4000000000u, -2, 1ull << 63, -3, &p))
@@ -248,7 +270,7 @@ int FN(dyn_check_ints)(__typeof__(&FN(dyn_ints)) cb) {
 
 /* `x + 2^-60`: for x in [1, 2) the result needs the x87 format's 64-bit mantissa. */
 ABI long double FN(dyn_ld_bump)(long double x) { return x + 0x1p-60L; }
-int FN(dyn_check_ld_bump)(__typeof__(&FN(dyn_ld_bump)) cb) {
+CHECK_ABI int FN(dyn_check_ld_bump)(__typeof__(&FN(dyn_ld_bump)) cb) {
     static const long double in[] = {1.0L, 1.0L + 0x1p-62L, 1.5L + 0x1p-63L};
     for (int j = 0; j < 3; j++) {
         if (cb(in[j]) != FN(dyn_ld_bump)(in[j])) return j + 1;
@@ -262,7 +284,7 @@ ABI long double FN(dyn_ld_count)(int64_t *calls) {
     ++*calls;
     return 2.5L;
 }
-int FN(dyn_check_ld_count)(__typeof__(&FN(dyn_ld_count)) cb) {
+CHECK_ABI int FN(dyn_check_ld_count)(__typeof__(&FN(dyn_ld_count)) cb) {
     int64_t calls = 0;
     long double sum = 0;
     for (int j = 0; j < 20; j++) sum += cb(&calls);
@@ -275,7 +297,7 @@ int FN(dyn_check_ld_count)(__typeof__(&FN(dyn_ld_count)) cb) {
 
 #define CMUL(T, t, ...)                                                                     \
     ABI _Complex T FN(dyn_cmul_##t)(_Complex T a, _Complex T b) { return a * b; }          \
-    int FN(dyn_check_cmul_##t)(__typeof__(&FN(dyn_cmul_##t)) cb) {                          \
+    CHECK_ABI int FN(dyn_check_cmul_##t)(__typeof__(&FN(dyn_cmul_##t)) cb) {                          \
         static const T in[][4] = {__VA_ARGS__};                                             \
         for (int j = 0; j < (int)(sizeof in / sizeof in[0]); j++) {                         \
             _Complex T a = __builtin_complex(in[j][0], in[j][1]);                           \
@@ -297,7 +319,7 @@ CMUL(long double, ld, {1.5L, -2.0L, 3.0L, 0.5L}, {-4.0L, 0.25L, 8.0L, -16.0L})
  * `x` and on `k`, so a field in the wrong place shows. The checker runs it over the listed
  * values with k = -2, 1, 4, ... */
 #define OP(S, s, ...)                                                                       \
-    int FN(dyn_check_##s##_op)(__typeof__(&FN(dyn_##s##_op)) cb) {                          \
+    CHECK_ABI int FN(dyn_check_##s##_op)(__typeof__(&FN(dyn_##s##_op)) cb) {                          \
         static const S in[] = {__VA_ARGS__};                                                \
         for (int j = 0; j < (int)(sizeof in / sizeof in[0]); j++) {                         \
             int32_t k = 3 * j - 2;                                                          \
@@ -411,7 +433,7 @@ ABI double FN(dyn_structs)(dyn_ff a, dyn_di b, dyn_id c, dyn_ccc d, dyn_fff e, d
     s += 13 * dg_ll(m);
     return s;
 }
-int FN(dyn_check_structs)(__typeof__(&FN(dyn_structs)) cb) {
+CHECK_ABI int FN(dyn_check_structs)(__typeof__(&FN(dyn_structs)) cb) {
     dyn_ff a = {1.5f, -2.0f};
     dyn_di b = {0.25, -3};
     dyn_id c = {4, -0.5};
@@ -462,7 +484,7 @@ ABI double FN(dyn_many)(int8_t a0, double d0, uint16_t a1, float f1, int32_t a2,
     s += 22 * (double)a10;
     return s;
 }
-int FN(dyn_check_many)(__typeof__(&FN(dyn_many)) cb) {
+CHECK_ABI int FN(dyn_check_many)(__typeof__(&FN(dyn_many)) cb) {
     static const int64_t p = 1234567;
     double got = cb(-1, 0.5, 60000, -1.25f, -3, 3.5, 1ll << 40, -4.5, 200, 5.5, -6, 6.25f,
                     4000000000u, -7.5, -(1ll << 35), 8.5, &p, -9.5, 10, 10.5, -11.75f, 12);
@@ -477,7 +499,7 @@ ABI double FN(dyn_mixed)(int32_t a, double b, int32_t c, float d, double e, floa
                          int8_t g, double h) {
     return a + 2 * b + 3.0 * c + 4.0 * d + 5 * e + 6.0 * f + 7.0 * g + 8 * h;
 }
-int FN(dyn_check_mixed)(__typeof__(&FN(dyn_mixed)) cb) {
+CHECK_ABI int FN(dyn_check_mixed)(__typeof__(&FN(dyn_mixed)) cb) {
     return cb(-1, 2.5, 3, -4.25f, 5.5, 6.75f, -7, 8.125) !=
            FN(dyn_mixed)(-1, 2.5, 3, -4.25f, 5.5, 6.75f, -7, 8.125);
 }
@@ -490,7 +512,7 @@ ABI int64_t FN(dyn_spill_int)(int64_t a, int64_t b, int64_t c, int64_t d, int64_
                  5 * (uint64_t)e + 6 * (uint64_t)s.a + 7 * (uint64_t)s.b + 8 * (uint64_t)f;
     return (int64_t)r;
 }
-int FN(dyn_check_spill_int)(__typeof__(&FN(dyn_spill_int)) cb) {
+CHECK_ABI int FN(dyn_check_spill_int)(__typeof__(&FN(dyn_spill_int)) cb) {
     dyn_ll s = {-1000, 1ll << 50};
     return cb(1, -2, 3, -4, 5, s, -6) != FN(dyn_spill_int)(1, -2, 3, -4, 5, s, -6);
 }
@@ -501,7 +523,7 @@ ABI double FN(dyn_spill_sse)(double a, double b, double c, double d, double e, d
                              double g, dyn_dd s, double h) {
     return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * s.a + 9 * s.b + 10 * h;
 }
-int FN(dyn_check_spill_sse)(__typeof__(&FN(dyn_spill_sse)) cb) {
+CHECK_ABI int FN(dyn_check_spill_sse)(__typeof__(&FN(dyn_spill_sse)) cb) {
     dyn_dd s = {-0.5, 1024.25};
     return cb(1, -2, 3, -4, 5, -6, 7, s, -8.5) !=
            FN(dyn_spill_sse)(1, -2, 3, -4, 5, -6, 7, s, -8.5);
@@ -519,7 +541,7 @@ ABI unsigned __int128 FN(dyn_stack_align)(int64_t a, int64_t b, int64_t c, int64
     s += 9 * (u)(int64_t)y + 10 * (u)z + 11 * (u)h;
     return s;
 }
-int FN(dyn_check_stack_align)(__typeof__(&FN(dyn_stack_align)) cb) {
+CHECK_ABI int FN(dyn_check_stack_align)(__typeof__(&FN(dyn_stack_align)) cb) {
     __int128 x = -((__int128)0x123456789abcdefll << 60);
     __int128 z = ((__int128)1 << 120) + 77;
     return cb(1, -2, 3, -4, 5, x, -6, 7, -12345.0L, z, -8) !=
@@ -530,7 +552,7 @@ int FN(dyn_check_stack_align)(__typeof__(&FN(dyn_stack_align)) cb) {
 
 /* `*dst = 2v + 1`. */
 ABI void FN(dyn_store)(int64_t *dst, int64_t v) { *dst = (int64_t)(2 * (uint64_t)v + 1); }
-int FN(dyn_check_store)(__typeof__(&FN(dyn_store)) cb) {
+CHECK_ABI int FN(dyn_check_store)(__typeof__(&FN(dyn_store)) cb) {
     int64_t x = 0;
     cb(&x, 20);
     if (x != 41) return 1;
@@ -547,7 +569,7 @@ ABI dyn_big FN(dyn_big_make)(int64_t seed, int64_t *calls) {
     for (int j = 0; j < 5; j++) r.v[j] = (int64_t)((uint64_t)seed * (uint64_t)(j + 1));
     return r;
 }
-int FN(dyn_check_big_make)(__typeof__(&FN(dyn_big_make)) cb) {
+CHECK_ABI int FN(dyn_check_big_make)(__typeof__(&FN(dyn_big_make)) cb) {
     int64_t calls = 0, ref_calls = 0;
     if (!eq_big(cb(7, &calls), FN(dyn_big_make)(7, &ref_calls))) return 1;
     if (!eq_big(cb(-3, &calls), FN(dyn_big_make)(-3, &ref_calls))) return 2;
@@ -562,9 +584,11 @@ int FN(dyn_check_big_make)(__typeof__(&FN(dyn_big_make)) cb) {
  * 'p' const int64_t * (its target), 'f' dyn_ff (a + b), 's' dyn_di (d + i), 'b' dyn_big (the
  * sum of v).
  *
- * gcc's va_arg on a __builtin_ms_va_list reads values larger than 8 bytes in place instead of
- * through the pointer the Win64 convention passes (measured with gcc 12 on x86_64 Linux;
- * gcc's own ms_abi callers pass the pointer), so 'L', 's' and 'b' only work for System V. */
+ * gcc's va_arg gets values larger than 8 bytes wrong in the convention that is not the
+ * host's: on Linux, va_arg on a __builtin_ms_va_list reads them in place instead of through
+ * the pointer the Win64 convention passes (gcc's own ms_abi callers pass the pointer); on
+ * Windows (mingw-w64 gcc 12), va_arg of a 16-byte struct on a __builtin_sysv_va_list
+ * crashes. So 'L', 's' and 'b' are only used in the host's own convention. */
 ABI double FN(dyn_va)(const char *types, ...) {
     DYN_VA_LIST ap;
     DYN_VA_START(ap, types);
@@ -606,7 +630,7 @@ ABI double FN(dyn_va)(const char *types, ...) {
 
 /* `cb(raw)`: lets a test pass a full 64-bit register to a closure that declares a narrower
  * argument, and see the full register the closure returns. */
-uint64_t FN(dyn_call_raw)(uint64_t(ABI *cb)(uint64_t), uint64_t raw) { return cb(raw); }
+CHECK_ABI uint64_t FN(dyn_call_raw)(uint64_t(ABI *cb)(uint64_t), uint64_t raw) { return cb(raw); }
 
 #endif /* DYN_PASS */
 #endif /* __x86_64__ */

@@ -59,12 +59,14 @@ static void count_cleanup(UnwindTrace **guard) { (*guard)->cleanups++; }
         return r + 2;                                                                       \
     }
 
-/* The target's C ABI ("C-unwind", "system-unwind", and "cdecl-unwind" / "sysv64-unwind"). */
+/* The target's C ABI ("C-unwind", "system-unwind", and "cdecl-unwind" on i686). */
 UNWIND_FRAMES(c, )
 
 #if defined(__x86_64__)
 /* "win64-unwind": gcc's ms_abi. */
 UNWIND_FRAMES(ms, __attribute__((ms_abi)))
+/* "sysv64-unwind": gcc's sysv_abi (the C ABI is Win64 on Windows). */
+UNWIND_FRAMES(sysv, __attribute__((sysv_abi)))
 #endif
 
 #if defined(__i386__)

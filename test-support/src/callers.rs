@@ -286,6 +286,158 @@ extern "C" {
     ) -> Large;
 }
 
+#[cfg(target_arch = "x86_64")]
+extern "C" {
+    pub fn call_sysv_0(cb: unsafe extern "sysv64" fn() -> u64) -> u64;
+    pub fn call_sysv_1(cb: unsafe extern "sysv64" fn(i8) -> u64, a0: i8) -> u64;
+    pub fn call_sysv_2(cb: unsafe extern "sysv64" fn(i8, u16) -> u64, a0: i8, a1: u16) -> u64;
+    pub fn call_sysv_3(
+        cb: unsafe extern "sysv64" fn(i8, u16, i32) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+    ) -> u64;
+    pub fn call_sysv_4(
+        cb: unsafe extern "sysv64" fn(i8, u16, i32, u64) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+        a3: u64,
+    ) -> u64;
+    pub fn call_sysv_5(
+        cb: unsafe extern "sysv64" fn(i8, u16, i32, u64, f32) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+        a3: u64,
+        a4: f32,
+    ) -> u64;
+    pub fn call_sysv_6(
+        cb: unsafe extern "sysv64" fn(i8, u16, i32, u64, f32, f64) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+        a3: u64,
+        a4: f32,
+        a5: f64,
+    ) -> u64;
+    pub fn call_sysv_7(
+        cb: unsafe extern "sysv64" fn(i8, u16, i32, u64, f32, f64, *const u8) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+        a3: u64,
+        a4: f32,
+        a5: f64,
+        a6: *const u8,
+    ) -> u64;
+    pub fn call_sysv_8(
+        cb: unsafe extern "sysv64" fn(i8, u16, i32, u64, f32, f64, *const u8, i16) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+        a3: u64,
+        a4: f32,
+        a5: f64,
+        a6: *const u8,
+        a7: i16,
+    ) -> u64;
+    pub fn call_sysv_9(
+        cb: unsafe extern "sysv64" fn(i8, u16, i32, u64, f32, f64, *const u8, i16, u8) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+        a3: u64,
+        a4: f32,
+        a5: f64,
+        a6: *const u8,
+        a7: i16,
+        a8: u8,
+    ) -> u64;
+    pub fn call_sysv_10(
+        cb: unsafe extern "sysv64" fn(i8, u16, i32, u64, f32, f64, *const u8, i16, u8, i64) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+        a3: u64,
+        a4: f32,
+        a5: f64,
+        a6: *const u8,
+        a7: i16,
+        a8: u8,
+        a9: i64,
+    ) -> u64;
+    pub fn call_sysv_11(
+        cb: unsafe extern "sysv64" fn(
+            i8,
+            u16,
+            i32,
+            u64,
+            f32,
+            f64,
+            *const u8,
+            i16,
+            u8,
+            i64,
+            u32,
+        ) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+        a3: u64,
+        a4: f32,
+        a5: f64,
+        a6: *const u8,
+        a7: i16,
+        a8: u8,
+        a9: i64,
+        a10: u32,
+    ) -> u64;
+    pub fn call_sysv_12(
+        cb: unsafe extern "sysv64" fn(
+            i8,
+            u16,
+            i32,
+            u64,
+            f32,
+            f64,
+            *const u8,
+            i16,
+            u8,
+            i64,
+            u32,
+            f64,
+        ) -> u64,
+        a0: i8,
+        a1: u16,
+        a2: i32,
+        a3: u64,
+        a4: f32,
+        a5: f64,
+        a6: *const u8,
+        a7: i16,
+        a8: u8,
+        a9: i64,
+        a10: u32,
+        a11: f64,
+    ) -> u64;
+    pub fn call_sysv_small(
+        cb: unsafe extern "sysv64" fn(Small, i32) -> Small,
+        a0: Small,
+        a1: i32,
+    ) -> Small;
+    pub fn call_sysv_mixed(
+        cb: unsafe extern "sysv64" fn(Mixed, f32) -> Mixed,
+        a0: Mixed,
+        a1: f32,
+    ) -> Mixed;
+    pub fn call_sysv_large(
+        cb: unsafe extern "sysv64" fn(Large, u8) -> Large,
+        a0: Large,
+        a1: u8,
+    ) -> Large;
+}
+
 #[cfg(target_arch = "x86")]
 extern "C" {
     pub fn call_stdcall_0(cb: unsafe extern "stdcall" fn() -> u64) -> u64;

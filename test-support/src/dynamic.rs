@@ -14,10 +14,20 @@
 use core::ffi::{c_char, c_void};
 
 /// A checker: `int dyn_check_<op>_<abi>(cb)`, where `cb` has the signature of `dyn_<op>_<abi>`.
-pub type Check = unsafe extern "C" fn(cb: *const c_void) -> i32;
+///
+/// Checkers use their suite's convention (see `c/dynamic.c`); this is a Rust wrapper that
+/// calls the C checker in it, so that both suites share one type.
+///
+/// # Safety
+/// `cb` must be code with the signature and convention of `dyn_<op>_<abi>`.
+pub type Check = unsafe fn(cb: *const c_void) -> i32;
 
 /// `uint64_t dyn_call_raw_<abi>(uint64_t (*cb)(uint64_t), uint64_t raw)`: returns `cb(raw)`.
-pub type CallRaw = unsafe extern "C" fn(cb: *const c_void, raw: u64) -> u64;
+/// A Rust wrapper, like [`Check`].
+///
+/// # Safety
+/// `cb` must be code with the signature `uint64_t (uint64_t)` in the suite's convention.
+pub type CallRaw = unsafe fn(cb: *const c_void, raw: u64) -> u64;
 
 /// A reference function and its checker.
 #[derive(Clone, Copy, Debug)]
@@ -66,13 +76,36 @@ macro_rules! suites {
                 }
             }
             mod check {
-                extern "C" {
-                    $(
-                        #[link_name = concat!("dyn_check_", stringify!($p), $suffix)]
-                        pub fn $p(cb: *const core::ffi::c_void) -> i32;
-                    )*
-                    #[link_name = concat!("dyn_call_raw", $suffix)]
-                    pub fn call_raw(cb: *const core::ffi::c_void, raw: u64) -> u64;
+                // Checkers are in the suite's convention, like the reference functions.
+                mod c {
+                    extern $rust_abi {
+                        $(
+                            #[link_name = concat!("dyn_check_", stringify!($p), $suffix)]
+                            pub fn $p(cb: *const core::ffi::c_void) -> i32;
+                        )*
+                        #[link_name = concat!("dyn_call_raw", $suffix)]
+                        pub fn call_raw(cb: *const core::ffi::c_void, raw: u64) -> u64;
+                    }
+                }
+                $(
+                    /// Calls the C checker (see [`Check`](crate::dynamic::Check)).
+                    ///
+                    /// # Safety
+                    /// As for [`Check`](crate::dynamic::Check).
+                    pub unsafe fn $p(cb: *const core::ffi::c_void) -> i32 {
+                        // SAFETY: forwarded from the caller: `cb` has the checker's callback
+                        // signature and convention.
+                        unsafe { c::$p(cb) }
+                    }
+                )*
+                /// Calls `dyn_call_raw` (see [`CallRaw`](crate::dynamic::CallRaw)).
+                ///
+                /// # Safety
+                /// As for [`CallRaw`](crate::dynamic::CallRaw).
+                pub unsafe fn call_raw(cb: *const core::ffi::c_void, raw: u64) -> u64 {
+                    // SAFETY: forwarded from the caller: `cb` is `uint64_t (uint64_t)` code in
+                    // the suite's convention.
+                    unsafe { c::call_raw(cb, raw) }
                 }
             }
             Suite {

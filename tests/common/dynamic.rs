@@ -123,3 +123,15 @@ pub fn suites() -> Vec<(Mode, Suite)> {
 pub fn cif<const N: usize>(mode: Mode, args: [Type; N], ret: Type) -> Cif {
     mode.prepare(Cif::new(mode.abi, args, ret).expect("a valid signature"))
 }
+
+/// Makes the C reference's `long double` arithmetic on this thread use the x87's 64-bit
+/// mantissa. Windows starts every thread with the x87 precision control at 53 bits
+/// (control word 0x27F), so `x + 0x1p-60L` in C rounds like a double there; Linux starts
+/// at 64 bits (0x37F), where this changes nothing.
+pub fn x87_full_precision() {
+    // All exceptions masked, 64-bit precision, round to nearest.
+    let cw: u16 = 0x037F;
+    // SAFETY: loads the x87 control word of this thread only; the value is the Linux default
+    // (no exception unmasked), and no x87 value is live across the asm.
+    unsafe { core::arch::asm!("fldcw [{}]", in(reg) &cw, options(nostack, readonly)) };
+}

@@ -211,6 +211,8 @@ pub(crate) unsafe fn call(
     rvalue: *mut u8,
     avalue: *const *const u8,
 ) {
+    // The fast path calls through an `extern "C"` variadic fn pointer, which is System V
+    // only off Windows; on Windows every plan takes the assembly trampolines.
     #[cfg(not(windows))]
     if conv == Convention::SysV64 && plan.stack_size <= 8 * FAST_STACK as u32 {
         let direct = match plan.ret {
@@ -433,10 +435,11 @@ mod fast {
     }
 }
 
-/// Stores the low `len` (1..=8) bytes of `value`.
+/// Stores the low `len` (1..=8) bytes of `value`. Used by the System V fast path only.
 ///
 /// # Safety
 /// `dst..dst + len` must be writable.
+#[cfg(not(windows))]
 #[inline(always)]
 unsafe fn store_partial(dst: *mut u8, value: u64, len: u8) {
     // SAFETY: in every arm, the caller guarantees `len` writable bytes at `dst`.

@@ -24,7 +24,7 @@ impl Compiled {
         plan: &CallPlan,
         nargs: usize,
     ) -> Result<Option<Self>, crate::jit_alloc::JitAllocError> {
-        if conv != Convention::SysV64 || cfg!(windows) {
+        if conv != Convention::SysV64 {
             return Ok(None);
         }
         let mut compiled = Self {
