@@ -540,8 +540,8 @@ fn closure_arguments_and_results_are_type_checked() {
         seen.push(format!("{wrong:?}"));
     })
     .expect("closure memory");
-    // SAFETY: the closure is `int16_t (int32_t, double)`, System V.
-    let f: extern "sysv64" fn(i32, f64) -> i16 = unsafe { closure.fn_ptr() };
+    // SAFETY: the closure is `int16_t (int32_t, double)` in the default ABI.
+    let f: extern "C" fn(i32, f64) -> i16 = unsafe { closure.fn_ptr() };
     f(1, 2.5);
     let want = [
         format!(
