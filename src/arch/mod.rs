@@ -20,14 +20,19 @@
 //! executes native code is gated by `target_arch`. The native backend is selected in exactly
 //! one place, below, and an unsupported target is a compile error.
 
+pub mod aarch64;
 pub mod x86;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
 pub(crate) use self::x86::native;
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+#[cfg(target_arch = "aarch64")]
+pub(crate) use self::aarch64::native;
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
 compile_error!(
-    "closure-ffi: this target architecture has no thunk backend yet (supported: x86_64, x86)"
+    "closure-ffi: this target architecture has no thunk backend yet (supported: x86_64, x86, \
+     aarch64)"
 );
 
 /// Maximum number of bytes scanned from a template entry for the stub's magic constant.
@@ -46,7 +51,7 @@ pub const MAX_STUB_SCAN: usize = 4096;
 ///
 /// # Safety
 /// `entry` must point to the code of a thunk template (readable up to the end of its stub).
-#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 pub(crate) unsafe fn find_magic(entry: *const u8, magic: &[u8]) -> Option<usize> {
     const PAGE: usize = 4096;
     let start = entry as usize;
