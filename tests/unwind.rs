@@ -5,9 +5,11 @@
 
 #![cfg(feature = "default_jit_alloc")]
 
+#[path = "common/child.rs"]
+mod child;
+
 use std::os::unix::process::ExitStatusExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::Command;
 
 use closure_ffi::{cc, BareFn, BareFnMut, BareFnOnce};
 
@@ -148,7 +150,7 @@ fn new_system_unwind_panic_reaches_catch_unwind() {
 /// Re-runs this test executable on the single test `name` with [`CHILD_ENV`] set, and
 /// returns its exit status and stderr.
 fn run_child(name: &str) -> (std::process::ExitStatus, String) {
-    let out = Command::new(std::env::current_exe().expect("current_exe"))
+    let out = child::self_command()
         .args([
             "--exact",
             name,

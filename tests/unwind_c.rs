@@ -18,13 +18,15 @@
 
 #![cfg(all(
     feature = "default_jit_alloc",
-    any(target_arch = "x86_64", target_arch = "x86")
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")
 ))]
+
+#[path = "common/child.rs"]
+mod child;
 
 use std::any::Any;
 use std::os::unix::process::ExitStatusExt;
 use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
-use std::process::Command;
 use std::sync::Arc;
 
 use closure_ffi::traits::FnPtr;
@@ -458,7 +460,7 @@ fn is_child(name: &str) -> bool {
 /// and asserts that it was killed by SIGABRT, that its stderr contains every string of
 /// `expected`, and that the aborting call did not return.
 fn assert_child_aborts(name: &str, expected: &[&str]) {
-    let out = Command::new(std::env::current_exe().expect("current_exe"))
+    let out = child::self_command()
         .args([
             "--exact",
             name,
