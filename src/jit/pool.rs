@@ -52,7 +52,10 @@
 //! side by side. This assumes that the templates are linked into the same image as
 //! closure-ffi, which is the usual static linking of an executable or of a cdylib (a cdylib
 //! gets its memory near itself, where its templates are). On i686 every address is within
-//! rel32 reach anyway; placement does no harm there.
+//! rel32 reach anyway; placement does no harm there. On aarch64 the window is 96 MiB: there
+//! it is also what lets a thunk's branches out of its prologue be direct `B`s (±128 MiB);
+//! a thunk placed further away (the jit-allocator2 fallback) whose prologue has such a
+//! branch fails to be created with `RelocError::OutOfRange`.
 //!
 //! If no address in reach is free, the kernel refuses, or on other OSes, chunks come from
 //! jit-allocator2 and large blocks from its `virtual_memory` functions, anywhere. Each chunk
@@ -1568,13 +1571,16 @@ mod tests {
         }
     }
 
-    /// Slots of every class and large blocks, dual and single mapping, lie within rel32 reach
-    /// (2 GiB) of closure-ffi's code and of this test's code, in near mappings (a memfd when
-    /// dual); the jit-allocator2 path is left alone.
+    /// Slots of every class and large blocks, dual and single mapping, lie within branch reach
+    /// (x86 rel32: 2 GiB; aarch64 `B`: 128 MiB) of closure-ffi's code and of this test's
+    /// code, in near mappings (a memfd when dual); the jit-allocator2 path is left alone.
     #[cfg(target_os = "linux")]
     #[test]
     fn memory_is_near_the_code() {
+        #[cfg(not(target_arch = "aarch64"))]
         const REL32_REACH: usize = 1 << 31;
+        #[cfg(target_arch = "aarch64")]
+        const REL32_REACH: usize = 128 << 20;
         let references = [
             near::reference_address(),
             memory_is_near_the_code as fn() as usize,

@@ -47,11 +47,13 @@
 //! | `PRFM lit` | – | `nop` (a prefetch is only a hint) |
 //!
 //! Refused ([`RelocError::Unsupported`]): `BC.cond`, exception generation (`SVC`, `BRK`,
-//! `UDF`, ...), register branches other than `BR`, `BLR`, `RET`, `RETAA`, `RETAB`, any other
-//! word in the branch/exception/system class that is not a system instruction (e.g. the
-//! compare-and-branch forms of newer architecture versions), an integer literal load into
-//! register 31, and the unallocated SIMD&FP literal load. Everything else is copied verbatim
-//! (A64 has no other PC-relative forms).
+//! `UDF`, ...), every register branch (`BR`, `BLR`, `RET` and their pointer-authentication
+//! forms: control flow that leaves the prologue for an unknown place, possibly the
+//! template's own prologue through a jump table, whose stub would load the placeholder), any
+//! other word in the branch/exception/system class that is not a system instruction (e.g.
+//! the compare-and-branch forms of newer architecture versions), an integer literal load
+//! into register 31, and the unallocated SIMD&FP literal load. Everything else is copied
+//! verbatim (A64 has no other PC-relative forms).
 //!
 //! ## Registers
 //!
@@ -302,9 +304,9 @@ fn classify(word: u32, pc: u64, offset: usize) -> Result<Rewrite, RelocError> {
         if word & 0xFF00_0000 == 0xD400_0000 {
             return unsupported("exception-generating instruction");
         }
-        let plain = word & 0xFFFF_FC1F;
-        if matches!(plain, BR | BLR | 0xD65F_0000) || matches!(word, 0xD65F_0BFF | 0xD65F_0FFF) {
-            return Ok(Rewrite::Verbatim);
+        // Unconditional branch (register): 1101011 ...
+        if word & 0xFE00_0000 == 0xD600_0000 {
+            return unsupported("indirect branch or return");
         }
         return unsupported("branch-class instruction with no rewrite rule");
     }

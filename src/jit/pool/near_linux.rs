@@ -42,9 +42,19 @@ use std::path::Path;
 
 /// Every byte of a near mapping lies within this distance of [`reference_address`]: 1.5
 /// GiB, so that a rel32 displacement from anywhere in an image of up to 512 MiB reaches it.
+#[cfg(not(target_arch = "aarch64"))]
 const REACH: usize = 1536 << 20;
 /// Distance between two walk candidates.
+#[cfg(not(target_arch = "aarch64"))]
 const STEP: usize = 64 << 20;
+/// aarch64: 96 MiB, so that a `B` (±128 MiB) from a thunk reaches every template of an
+/// image whose code spans up to 32 MiB (a thunk's branches out of its prologue are `B`s
+/// patched per copy: [`crate::thunk::Fixup::Branch26`]).
+#[cfg(target_arch = "aarch64")]
+const REACH: usize = 96 << 20;
+/// Distance between two walk candidates (aarch64).
+#[cfg(target_arch = "aarch64")]
+const STEP: usize = 32 << 20;
 /// No candidate starts below this address (`vm.mmap_min_addr` forbids the lowest pages, and
 /// the first megabytes are best left to the program).
 const FLOOR: usize = 16 << 20;
@@ -354,18 +364,19 @@ mod tests {
     /// Candidate order and window arithmetic (host-independent).
     #[test]
     fn candidate_order() {
-        // A reference 3 MiB into a 64 MiB step, well inside the address space.
+        // A reference 3 MiB into a step, well inside the address space.
         let reference = 30 * STEP + 3 * MIB;
         let base = 30 * STEP;
         let len = 64 * 1024;
         let got: Vec<usize> = candidates(reference, len, base - 5 * MIB).collect();
         assert_eq!(got.first(), Some(&(base - 5 * MIB)), "cursor first");
-        let below: Vec<usize> = (1..=24).map(|k| base - k * STEP).collect();
-        // `base - 24 * STEP` is 3 MiB further than REACH: left out.
-        assert_eq!(got[1..24], below[..23]);
-        // `base + 24 * STEP + len` is still within REACH (3 MiB to spare).
-        let above: Vec<usize> = (1..=24).map(|k| base + k * STEP).collect();
-        assert_eq!(got[24..], above[..]);
+        let n = REACH / STEP;
+        let below: Vec<usize> = (1..=n).map(|k| base - k * STEP).collect();
+        // `base - n * STEP` is 3 MiB further than REACH: left out.
+        assert_eq!(got[1..n], below[..n - 1]);
+        // `base + n * STEP + len` is still within REACH (3 MiB to spare).
+        let above: Vec<usize> = (1..=n).map(|k| base + k * STEP).collect();
+        assert_eq!(got[n..], above[..]);
         assert!(got.iter().all(|&c| within_reach(reference, c, len)));
         assert!(got.iter().all(|&c| c.abs_diff(reference) < REACH));
 

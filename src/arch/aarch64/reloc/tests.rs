@@ -104,22 +104,36 @@ fn stub_register_is_kept() {
 
 #[test]
 fn position_independent_words_are_copied() {
-    // sub sp, sp, #16; stp x29, x30, [sp, #-16]!; mov x29, sp; paciasp; ret; br x3;
-    // blr x3; retaa
+    // sub sp, sp, #16; stp x29, x30, [sp, #-16]!; mov x29, sp; paciasp; mrs x1, tpidr_el0
     let prologue = [
         0xD100_43FF,
         0xA9BF_7BFD,
         0x9100_03FD,
         0xD503_233F,
+        0xD53B_D041,
+    ];
+    let p = reloc(&prologue).unwrap();
+    assert_eq!(code_words(&p)[..5], prologue);
+    assert_eq!(disasm(&p)[5..8], tail(5));
+    assert_eq!(literal(&p, 1), ENTRY + 4 * 5 + 32);
+}
+
+#[test]
+fn register_branches_are_refused() {
+    // ret; br x3; blr x3; retaa; braa x3, x4
+    for word in [
         0xD65F_03C0,
         0xD61F_0060,
         0xD63F_0060,
         0xD65F_0BFF,
-    ];
-    let p = reloc(&prologue).unwrap();
-    assert_eq!(code_words(&p)[..8], prologue);
-    assert_eq!(disasm(&p)[8..11], tail(8));
-    assert_eq!(literal(&p, 1), ENTRY + 4 * 8 + 32);
+        0xD71F_0864,
+    ] {
+        assert_eq!(
+            unsupported(reloc(&[NOP, word])),
+            (4, "indirect branch or return"),
+            "{word:#010x}"
+        );
+    }
 }
 
 #[test]
@@ -363,8 +377,8 @@ fn unrelocatable_words_are_refused() {
         (0xD420_0020, "exception-generating instruction"),
         (0xD400_0001, "exception-generating instruction"),
         (0x5400_0010, "BC.cond"),
-        // braa x3, x4: a register branch with no rule
-        (0xD71F_0864, "branch-class instruction with no rewrite rule"),
+        // An unallocated word of the branch class (op0 = 011, op1 = 0b1...).
+        (0x7400_0000, "branch-class instruction with no rewrite rule"),
     ];
     for (word, what) in cases {
         // After one plain word, so the offset is checked too.
