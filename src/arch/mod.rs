@@ -6,14 +6,17 @@
 //!
 //! - **Stub macro** `__closure_ffi_thunk_stub!(ptr)` (hidden, `#[macro_export]`): an `asm!`
 //!   block placed first in every thunk template. It loads a pointer-sized placeholder
-//!   immediate into `ptr`, then jumps over a 16-byte magic constant to the instruction that
-//!   follows the block (the *continuation*). In the template itself this is a no-op load;
-//!   in a thunk's copy, the placeholder is the closure pointer and the jump goes back into
-//!   the template.
+//!   (x86: an immediate; aarch64: a literal placed after the load) into `ptr`, then jumps
+//!   over a 16-byte magic constant to the instruction that follows the block (the
+//!   *continuation*). In the template itself this is a no-op load; in a thunk's copy, the
+//!   placeholder is the closure pointer and the jump goes back into the template. A stub
+//!   may declare a scratch register clobbered for the copy's jump back (aarch64: x16).
 //! - **`prepare(entry) -> Result<PreparedTemplate, ThunkError>`**: find the stub from the
 //!   template entry with a bounded scan, and relocate entry..stub with the family's
 //!   relocator (Capstone). Called once per template; the result is cached.
 //! - **`flush_icache(rx, len)`**: make freshly written code visible to instruction fetch.
+//! - **`code_address(fn_ptr)` / `thunk_address(rx)`**: between function pointers and code
+//!   addresses (identity on x86 and aarch64; Thumb would set and clear bit 0).
 //!
 //! Relocators and their constants (encodings, magic, placeholders) are plain functions over
 //! bytes and compile on every host, so their golden tests run on x86_64; only what reads or

@@ -460,7 +460,11 @@ fn stack_probe_loop_is_relocated() {
         0xD100_43FF,
     ];
     let p = reloc(&prologue).unwrap();
-    assert_eq!(code_words(&p)[..6], prologue, "all targets inside: same words");
+    assert_eq!(
+        code_words(&p)[..6],
+        prologue,
+        "all targets inside: same words"
+    );
     assert_eq!(disasm(&p)[4], "b.ne #4");
     assert!(p.fixups.is_empty());
 }
