@@ -1,8 +1,10 @@
 //! Hand-written thunk templates: prologues the relocator must refuse with an error value
-//! (never a crash), and one with a RIP-relative operand it must relocate and run correctly.
+//! (never a crash), and PC-relative prologues it must relocate and run correctly (x86_64: a
+//! RIP-relative `lea`; aarch64: every A64 PC-relative class, branches out taken and not).
 //!
-//! Each template is plain assembly ending in the real stub shape (`mov r, placeholder;
-//! jmp over magic; magic`), wired to a thunk value through the `FnThunk` traits.
+//! Each template is plain assembly ending in the real stub shape (x86: `mov r, placeholder;
+//! jmp over magic; magic`; aarch64: `ldr x0, literal; b over; literal; magic`), wired to a
+//! thunk value through the `FnThunk` traits.
 
 #![cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 
