@@ -116,31 +116,67 @@ enum PlaceError {
 
 /// Maps `len` bytes (`mmap(.., prot, flags, fd, 0)`) at the first free candidate near the
 /// reference address.
+///
+/// Threads that map at the same time race for the same cursor; the loser tries again right
+/// after the winner's mapping (the cursor it published), a few times, before it walks the
+/// step candidates: otherwise every lost race would start a new run of mappings at the next
+/// step, and a small window (aarch64: 96 MiB) would run out of fresh steps.
 fn place(len: usize, prot: c_int, flags: c_int, fd: c_int) -> Result<*mut u8, PlaceError> {
+    const CURSOR_RETRIES: usize = 8;
     let reference = reference_address();
-    for start in candidates(reference, len, CURSOR.load(Ordering::Relaxed)) {
-        let hint = ptr::without_provenance_mut(start);
-        // SAFETY: with `MAP_FIXED_NOREPLACE` (or, on kernels that ignore it, as a plain
-        // hint) `mmap` creates a new mapping or fails; it never replaces or touches an
-        // existing one, so no memory of the program changes.
-        let addr = unsafe { libc::mmap(hint, len, prot, flags | libc::MAP_FIXED_NOREPLACE, fd, 0) };
-        if addr == libc::MAP_FAILED {
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                // Taken, or beyond the address space (i686): try the next one.
-                Some(libc::EEXIST | libc::ENOMEM) => continue,
-                _ => return Err(PlaceError::Refused(err)),
-            }
+    let mut cursor = CURSOR.load(Ordering::Relaxed);
+    for _ in 0..CURSOR_RETRIES {
+        if !within_reach(reference, cursor, len) {
+            break;
         }
-        if addr.addr() == start {
-            CURSOR.store(start + len, Ordering::Relaxed);
-            return Ok(addr.cast());
+        if let Some(addr) = map_at(cursor, len, prot, flags, fd)? {
+            return Ok(addr);
         }
-        // SAFETY: a kernel that ignores `MAP_FIXED_NOREPLACE` put the new mapping elsewhere;
-        // it is `len` bytes at `addr`, and no one else knows of it.
-        unsafe { libc::munmap(addr, len) };
+        let now = CURSOR.load(Ordering::Relaxed);
+        if now == cursor {
+            break;
+        }
+        cursor = now;
+    }
+    // The step candidates only (cursor 0 lies below FLOOR and is filtered out).
+    for start in candidates(reference, len, 0) {
+        if let Some(addr) = map_at(start, len, prot, flags, fd)? {
+            return Ok(addr);
+        }
     }
     Err(PlaceError::NoRoom)
+}
+
+/// Maps `len` bytes exactly at `start` and advances the cursor past them; `None` if the place
+/// is taken (or the kernel put the mapping elsewhere, which is undone).
+fn map_at(
+    start: usize,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+) -> Result<Option<*mut u8>, PlaceError> {
+    let hint = ptr::without_provenance_mut(start);
+    // SAFETY: with `MAP_FIXED_NOREPLACE` (or, on kernels that ignore it, as a plain
+    // hint) `mmap` creates a new mapping or fails; it never replaces or touches an
+    // existing one, so no memory of the program changes.
+    let addr = unsafe { libc::mmap(hint, len, prot, flags | libc::MAP_FIXED_NOREPLACE, fd, 0) };
+    if addr == libc::MAP_FAILED {
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            // Taken, or beyond the address space (i686): try the next one.
+            Some(libc::EEXIST | libc::ENOMEM) => Ok(None),
+            _ => Err(PlaceError::Refused(err)),
+        };
+    }
+    if addr.addr() == start {
+        CURSOR.store(start + len, Ordering::Relaxed);
+        return Ok(Some(addr.cast()));
+    }
+    // SAFETY: a kernel that ignores `MAP_FIXED_NOREPLACE` put the new mapping elsewhere;
+    // it is `len` bytes at `addr`, and no one else knows of it.
+    unsafe { libc::munmap(addr, len) };
+    Ok(None)
 }
 
 /// A kind of file that backs a dual mapping, in order of preference.
