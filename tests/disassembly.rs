@@ -1,11 +1,13 @@
 //! Checks what was generated: the thunk copy of a real (compiler-made) template, decoded
 //! with Capstone. Run in debug and release to cover opt-level 0 and 3 prologues.
 
-#![cfg(target_arch = "x86_64")]
+#![cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 
-use capstone::arch::x86::{X86Operand, X86OperandType};
-use capstone::arch::{ArchOperand, BuildsCapstone};
-use capstone::{Capstone, RegId};
+use capstone::arch::BuildsCapstone;
+use capstone::Capstone;
+#[cfg(target_arch = "aarch64")]
+use closure_ffi::arch::aarch64::MAGIC;
+#[cfg(target_arch = "x86_64")]
 use closure_ffi::arch::x86::MAGIC;
 use closure_ffi::traits::FnThunk;
 use closure_ffi::{cc, BareFn};
@@ -29,61 +31,121 @@ fn magic_offset(template: *const u8) -> usize {
         .expect("magic in template")
 }
 
-fn capstone() -> Capstone {
-    Capstone::new()
-        .x86()
-        .mode(capstone::arch::x86::ArchMode::Mode64)
-        .detail(true)
-        .build()
-        .expect("capstone")
-}
+#[cfg(target_arch = "x86_64")]
+use x86_64::decode_thunk;
 
-/// Decodes the thunk at `entry` up to its final `jmp [rip+lit]`, returning (the movabs
-/// immediate, the absolute jump target read from the literal).
-fn decode_thunk(entry: *const u8) -> (u64, u64) {
-    let cs = capstone();
-    // SAFETY: thunk copies are small; 256 bytes stay inside the allocator's chunk.
-    let code = unsafe { std::slice::from_raw_parts(entry, 256) };
-    let insns = cs.disasm_all(code, entry as u64).expect("decode thunk");
-    let mut imm = None;
-    for insn in insns.iter() {
-        let detail = cs.insn_detail(insn).expect("detail");
-        let ops: Vec<X86Operand> = detail
-            .arch_detail()
-            .operands()
-            .into_iter()
-            .filter_map(|o| {
-                // Only x86 is compiled into capstone today; other arches may join later.
-                #[allow(unreachable_patterns)]
-                match o {
+#[cfg(target_arch = "x86_64")]
+mod x86_64 {
+    use super::*;
+    use capstone::arch::x86::{X86Operand, X86OperandType};
+    use capstone::arch::ArchOperand;
+    use capstone::RegId;
+
+    fn capstone() -> Capstone {
+        Capstone::new()
+            .x86()
+            .mode(capstone::arch::x86::ArchMode::Mode64)
+            .detail(true)
+            .build()
+            .expect("capstone")
+    }
+
+    /// Decodes the thunk at `entry` up to its final `jmp [rip+lit]`, returning (the movabs
+    /// immediate, the absolute jump target read from the literal).
+    pub fn decode_thunk(entry: *const u8) -> (u64, u64) {
+        let cs = capstone();
+        // SAFETY: thunk copies are small; 256 bytes stay inside the allocator's chunk.
+        let code = unsafe { std::slice::from_raw_parts(entry, 256) };
+        let insns = cs.disasm_all(code, entry as u64).expect("decode thunk");
+        let mut imm = None;
+        for insn in insns.iter() {
+            let detail = cs.insn_detail(insn).expect("detail");
+            let ops: Vec<X86Operand> = detail
+                .arch_detail()
+                .operands()
+                .into_iter()
+                .filter_map(|o| match o {
                     ArchOperand::X86Operand(o) => Some(o),
                     _ => None,
+                })
+                .collect();
+            match insn.mnemonic() {
+                Some("movabs") => {
+                    if let X86OperandType::Imm(v) = ops[1].op_type {
+                        imm = Some(v as u64);
+                    }
                 }
+                Some("jmp") => {
+                    let X86OperandType::Mem(mem) = ops[0].op_type else {
+                        panic!("thunk must end with an indirect jmp through a literal: {insn}");
+                    };
+                    assert_eq!(
+                        mem.base(),
+                        RegId(capstone::arch::x86::X86Reg::X86_REG_RIP as u16)
+                    );
+                    let lit = (insn.address() + insn.len() as u64).wrapping_add(mem.disp() as u64);
+                    // SAFETY: the literal lies inside the thunk allocation.
+                    let target = unsafe { (lit as *const u64).read_unaligned() };
+                    return (imm.expect("movabs before the jump"), target);
+                }
+                _ => {}
+            }
+        }
+        panic!("no final jmp in thunk");
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+use aarch64::decode_thunk;
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64 {
+    use super::*;
+
+    /// The address in a PC-relative operand as Capstone prints it (`x8, #0x7f00...`).
+    fn pc_relative(op_str: &str) -> u64 {
+        let hex = op_str.rsplit("#0x").next().expect("an address operand");
+        u64::from_str_radix(hex, 16).expect("a hex address")
+    }
+
+    /// Decodes the thunk at `entry` up to its final `br x16`: every word must decode, and the
+    /// last three must be `ldr p, slot; ldr x16, lit; br x16`. Returns (the closure pointer in
+    /// the slot, the absolute jump target read from the literal).
+    pub fn decode_thunk(entry: *const u8) -> (u64, u64) {
+        let cs = Capstone::new()
+            .arm64()
+            .mode(capstone::arch::arm64::ArchMode::Arm)
+            .build()
+            .expect("capstone");
+        // SAFETY: thunk copies are small; 256 bytes stay inside the allocator's chunk.
+        let code = unsafe { std::slice::from_raw_parts(entry, 256) };
+        let insns = cs.disasm_all(code, entry as u64).expect("decode thunk");
+        let text: Vec<(String, String)> = insns
+            .iter()
+            .map(|i| {
+                let m = i.mnemonic().unwrap_or("").to_owned();
+                (m, i.op_str().unwrap_or("").to_owned())
             })
             .collect();
-        match insn.mnemonic() {
-            Some("movabs") => {
-                if let X86OperandType::Imm(v) = ops[1].op_type {
-                    imm = Some(v as u64);
-                }
-            }
-            Some("jmp") => {
-                let X86OperandType::Mem(mem) = ops[0].op_type else {
-                    panic!("thunk must end with an indirect jmp through a literal: {insn}");
-                };
-                assert_eq!(
-                    mem.base(),
-                    RegId(capstone::arch::x86::X86Reg::X86_REG_RIP as u16)
-                );
-                let lit = (insn.address() + insn.len() as u64).wrapping_add(mem.disp() as u64);
-                // SAFETY: the literal lies inside the thunk allocation.
-                let target = unsafe { (lit as *const u64).read_unaligned() };
-                return (imm.expect("movabs before the jump"), target);
-            }
-            _ => {}
-        }
+        let end = text
+            .iter()
+            .position(|(m, o)| m == "br" && o == "x16")
+            .expect("the thunk ends with br x16");
+        assert!(end >= 2, "{text:?}");
+        let (load, jump) = (&text[end - 2], &text[end - 1]);
+        assert_eq!(load.0, "ldr", "{text:?}");
+        assert_eq!(
+            (jump.0.as_str(), &jump.1[..5]),
+            ("ldr", "x16, "),
+            "{text:?}"
+        );
+        let read = |addr: u64| {
+            assert_eq!(addr % 8, 0, "pool literals are aligned");
+            // SAFETY: the literal lies inside the thunk allocation (the pool after `br`).
+            unsafe { (addr as *const u64).read() }
+        };
+        (read(pc_relative(&load.1)), read(pc_relative(&jump.1)))
     }
-    panic!("no final jmp in thunk");
 }
 
 #[test]
@@ -164,4 +226,24 @@ fn many_argument_template_prologue_relocates() {
         closure_ffi::__private::PLACEHOLDER as u64,
         "immediate was patched"
     );
+}
+
+#[test]
+fn large_frame_template_relocates() {
+    // A closure with a 256 KiB local. In release it is inlined into its template, whose
+    // prologue then probes the stack page by page before the stub (aarch64: an inline probe
+    // loop, branches inside the copied block; x86_64: an inline loop or a probestack call).
+    let salt = std::hint::black_box(7u64);
+    let thunk = BareFn::new_c(move |n: u64| -> u64 {
+        let mut buf = [0u8; 256 * 1024];
+        std::hint::black_box(&mut buf);
+        buf[n as usize % buf.len()] = n as u8;
+        std::hint::black_box(&buf);
+        buf.iter().map(|&b| b as u64).sum::<u64>() + salt
+    });
+    // SAFETY: `thunk` is alive.
+    assert_eq!(unsafe { thunk.bare()(5) }, 5 + 7);
+    let (closure_ptr, _) = decode_thunk(thunk.bare() as *const u8);
+    // SAFETY: the boxed closure (its only capture is `salt`) is alive while `thunk` is.
+    assert_eq!(unsafe { (closure_ptr as *const u64).read() }, 7);
 }

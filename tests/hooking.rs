@@ -19,6 +19,8 @@
 //! `retour::GenericDetour` is used because it works on stable Rust (`StaticDetour` needs
 //! nightly) and checks that the replacement has the target's exact type.
 
+// x86 only: retour (the detour library) patches x86 code only; thunks themselves are
+// covered on every architecture by the other tests.
 #![cfg(all(
     feature = "default_jit_alloc",
     any(target_arch = "x86_64", target_arch = "x86")

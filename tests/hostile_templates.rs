@@ -1,10 +1,12 @@
 //! Hand-written thunk templates: prologues the relocator must refuse with an error value
-//! (never a crash), and one with a RIP-relative operand it must relocate and run correctly.
+//! (never a crash), and PC-relative prologues it must relocate and run correctly (x86_64: a
+//! RIP-relative `lea`; aarch64: every A64 PC-relative class, branches out taken and not).
 //!
-//! Each template is plain assembly ending in the real stub shape (`mov r, placeholder;
-//! jmp over magic; magic`), wired to a thunk value through the `FnThunk` traits.
+//! Each template is plain assembly ending in the real stub shape (x86: `mov r, placeholder;
+//! jmp over magic; magic`; aarch64: `ldr x0, literal; b over; literal; magic`), wired to a
+//! thunk value through the `FnThunk` traits.
 
-#![cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+#![cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 
 use closure_ffi::thunk::{RelocError, ThunkError};
 use closure_ffi::traits::{FnMutThunk, FnOnceThunk, FnPtr, FnThunk};
@@ -73,14 +75,25 @@ macro_rules! c_name {
         concat!("_", $name)
     };
 }
-/// The assembly name of the C symbol `$name`.
-#[cfg(not(all(target_arch = "x86", windows)))]
+/// The assembly name of the C symbol `$name` (used by the x86 templates).
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "x86"),
+    not(all(target_arch = "x86", windows))
+))]
 macro_rules! c_name {
     ($name:literal) => {
         $name
     };
 }
 
+#[cfg(target_arch = "aarch64")]
+macro_rules! stub {
+    () => {
+        "ldr x0, 3f\n b 4f\n 3: .quad 0xC1F57AB00C1FA640\n .inst 0x0000c1f5, 0x00007ab0, 0x00000c1f, 0x0000a640\n 4:\n"
+    };
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
 core::arch::global_asm!(
     ".text",
     ".p2align 4",
@@ -140,6 +153,37 @@ core::arch::global_asm!(
     "cffi_test_data:",
     ".quad 1000",
     ".text",
+);
+
+// The same four shapes in A64.
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    // No stub within the scan window: a ret, then 8 KiB of `udf #0`.
+    ".globl cffi_test_no_stub",
+    "cffi_test_no_stub:",
+    "ret",
+    ".fill 2048, 4, 0",
+    ".p2align 4",
+    ".globl cffi_test_ret_first",
+    "cffi_test_ret_first:",
+    "ret",
+    stub!(),
+    "ret",
+    ".p2align 4",
+    ".globl cffi_test_malformed",
+    "cffi_test_malformed:",
+    "nop",
+    "nop",
+    ".inst 0x0000c1f5, 0x00007ab0, 0x00000c1f, 0x0000a640",
+    "ret",
+    ".p2align 4",
+    ".globl cffi_test_indirect",
+    "cffi_test_indirect:",
+    "br x1",
+    stub!(),
+    "ret",
 );
 
 hostile!(NoStub, cffi_test_no_stub);
@@ -293,4 +337,227 @@ fn large_frame_template_runs() {
     let want: u64 = (0..2048u64).map(|i| i * 3).sum::<u64>() + 2047 * 3 + salt;
     // SAFETY: `f` is alive.
     assert_eq!(unsafe { f.bare()(big) }, want);
+}
+
+// aarch64: every PC-relative class in a prologue, relocated and run from JIT memory (far
+// from the data and code it addresses). Each template returns `*closure + what the
+// prologue computed`; the `taken` ones branch out of the prologue past the stub and return
+// 4242 without reading the closure.
+#[cfg(target_arch = "aarch64")]
+core::arch::global_asm!(
+    ".text",
+    // ADRP + ADD :lo12: to data in another section: + 1000.
+    ".p2align 4",
+    ".globl cffi_a64_adrp",
+    "cffi_a64_adrp:",
+    "adrp x9, cffi_a64_data",
+    "add x9, x9, :lo12:cffi_a64_data",
+    stub!(),
+    "ldr x0, [x0]",
+    "ldr x10, [x9]",
+    "add x0, x0, x10",
+    "ret",
+    // LDR literal X, W (zero-extends), SW (sign-extends), ADR, PRFM literal:
+    // + 1000 + 0x8000_0014 - 7 + 300.
+    ".p2align 4",
+    ".globl cffi_a64_literals",
+    "cffi_a64_literals:",
+    "ldr x9, 5f",
+    "ldr w10, 6f",
+    "ldrsw x11, 7f",
+    "adr x12, 8f",
+    "prfm pldl1keep, 5f",
+    stub!(),
+    "ldr x0, [x0]",
+    "add x0, x0, x9",
+    "add x0, x0, x10",
+    "add x0, x0, x11",
+    "ldr x12, [x12]",
+    "add x0, x0, x12",
+    "ret",
+    ".p2align 3",
+    "5: .quad 1000",
+    "6: .word 0x80000014",
+    "7: .word -7",
+    "8: .quad 300",
+    // SIMD&FP literal loads S, D, Q; x16 must survive their rewrites: + 250 + 40 + 5 + 9 + 7.
+    ".p2align 4",
+    ".globl cffi_a64_simd",
+    "cffi_a64_simd:",
+    "mov x16, #7",
+    "ldr d1, 5f",
+    "ldr s2, 6f",
+    "ldr q3, 7f",
+    "mov x11, x16",
+    stub!(),
+    "ldr x0, [x0]",
+    "fcvtzu x9, d1",
+    "add x0, x0, x9",
+    "fcvtzu x9, s2",
+    "add x0, x0, x9",
+    "mov x9, v3.d[0]",
+    "add x0, x0, x9",
+    "mov x9, v3.d[1]",
+    "add x0, x0, x9",
+    "add x0, x0, x11",
+    "ret",
+    ".p2align 4",
+    "7: .quad 5, 9",
+    "5: .double 250.0",
+    "6: .single 40.0",
+    // BL out of the prologue (a helper that returns 1000): + 1000.
+    ".p2align 4",
+    ".globl cffi_a64_call",
+    "cffi_a64_call:",
+    "stp x29, x30, [sp, #-16]!",
+    "mov x29, sp",
+    "bl cffi_a64_helper",
+    "mov x9, x0",
+    stub!(),
+    "ldr x0, [x0]",
+    "add x0, x0, x9",
+    "ldp x29, x30, [sp], #16",
+    "ret",
+    "cffi_a64_helper:",
+    "mov x0, #1000",
+    "ret",
+    // A loop inside the prologue around a rewritten (longer) instruction: + 3 * 100.
+    ".p2align 4",
+    ".globl cffi_a64_loop",
+    "cffi_a64_loop:",
+    "mov x9, #3",
+    "mov x10, #0",
+    "5: ldr x11, 6f",
+    "add x10, x10, x11",
+    "subs x9, x9, #1",
+    "b.ne 5b",
+    stub!(),
+    "ldr x0, [x0]",
+    "add x0, x0, x10",
+    "ret",
+    ".p2align 3",
+    "6: .quad 100",
+    // Conditional branches out of the prologue, none taken: + 0.
+    ".p2align 4",
+    ".globl cffi_a64_not_taken",
+    "cffi_a64_not_taken:",
+    "mov x9, #0",
+    "cbnz x9, 9f",
+    "tbnz x9, #3, 9f",
+    "cmp x9, #1",
+    "b.eq 9f",
+    stub!(),
+    "ldr x0, [x0]",
+    "ret",
+    "9: mov x0, #4242",
+    "ret",
+    // Taken: TBNZ, CBZ, B.NE and B out of the prologue, to the template's code past the stub.
+    ".p2align 4",
+    ".globl cffi_a64_tbnz_taken",
+    "cffi_a64_tbnz_taken:",
+    "mov x9, #8",
+    "tbnz x9, #3, 9f",
+    stub!(),
+    "ldr x0, [x0]",
+    "ret",
+    "9: mov x0, #4242",
+    "ret",
+    ".p2align 4",
+    ".globl cffi_a64_cbz_taken",
+    "cffi_a64_cbz_taken:",
+    "mov x9, #0",
+    "cbz x9, 9f",
+    stub!(),
+    "ldr x0, [x0]",
+    "ret",
+    "9: mov x0, #4242",
+    "ret",
+    ".p2align 4",
+    ".globl cffi_a64_bcond_taken",
+    "cffi_a64_bcond_taken:",
+    "cmp sp, #0",
+    "b.ne 9f",
+    stub!(),
+    "ldr x0, [x0]",
+    "ret",
+    "9: mov x0, #4242",
+    "ret",
+    ".p2align 4",
+    ".globl cffi_a64_b_taken",
+    "cffi_a64_b_taken:",
+    "b 9f",
+    stub!(),
+    "ldr x0, [x0]",
+    "ret",
+    "9: mov x0, #4242",
+    "ret",
+    ".data",
+    ".p2align 3",
+    "cffi_a64_data:",
+    ".quad 1000",
+    ".text",
+);
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64 {
+    use super::*;
+
+    hostile!(Adrp, cffi_a64_adrp);
+    hostile!(Literals, cffi_a64_literals);
+    hostile!(Simd, cffi_a64_simd);
+    hostile!(Call, cffi_a64_call);
+    hostile!(Loop, cffi_a64_loop);
+    hostile!(NotTaken, cffi_a64_not_taken);
+    hostile!(TbnzTaken, cffi_a64_tbnz_taken);
+    hostile!(CbzTaken, cffi_a64_cbz_taken);
+    hostile!(BcondTaken, cffi_a64_bcond_taken);
+    hostile!(BTaken, cffi_a64_b_taken);
+
+    /// Creates a thunk of `make(value)` for a few values and checks it returns `expect(value)`.
+    fn runs<T: FnThunk<Bare> + 'static>(make: fn(u64) -> T, expect: fn(u64) -> u64) {
+        for value in [1u64, 41, 1 << 40] {
+            let thunk = create(make(value)).expect("the prologue must relocate");
+            let bare = thunk.bare();
+            // SAFETY: the template returns a u64 computed from `self.0`; `thunk` is alive.
+            assert_eq!(unsafe { bare() }, expect(value), "value {value}");
+        }
+    }
+
+    #[test]
+    fn adrp_add_is_relocated_and_runs() {
+        runs(Adrp, |v| v + 1000);
+    }
+
+    #[test]
+    fn integer_literal_loads_adr_and_prfm_are_relocated_and_run() {
+        runs(Literals, |v| (v + 1000 + 0x8000_0014 + 300).wrapping_sub(7));
+    }
+
+    #[test]
+    fn simd_literal_loads_are_relocated_and_keep_x16() {
+        runs(Simd, |v| v + 250 + 40 + 5 + 9 + 7);
+    }
+
+    #[test]
+    fn bl_out_of_the_prologue_returns_into_the_copy() {
+        runs(Call, |v| v + 1000);
+    }
+
+    #[test]
+    fn loop_around_a_rewritten_instruction() {
+        runs(Loop, |v| v + 300);
+    }
+
+    #[test]
+    fn conditional_branches_out_not_taken() {
+        runs(NotTaken, |v| v);
+    }
+
+    #[test]
+    fn branches_out_taken_reach_the_template() {
+        runs(TbnzTaken, |_| 4242);
+        runs(CbzTaken, |_| 4242);
+        runs(BcondTaken, |_| 4242);
+        runs(BTaken, |_| 4242);
+    }
 }

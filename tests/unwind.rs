@@ -7,9 +7,10 @@
 
 #[path = "common/abort.rs"]
 mod abort;
+#[path = "common/child.rs"]
+mod child;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::Command;
 
 use closure_ffi::{cc, BareFn, BareFnMut, BareFnOnce};
 
@@ -150,7 +151,7 @@ fn new_system_unwind_panic_reaches_catch_unwind() {
 /// Re-runs this test executable on the single test `name` with [`CHILD_ENV`] set, and
 /// returns its exit status and stderr.
 fn run_child(name: &str) -> (std::process::ExitStatus, String) {
-    let out = Command::new(std::env::current_exe().expect("current_exe"))
+    let out = child::self_command()
         .args([
             "--exact",
             name,

@@ -18,15 +18,16 @@
 
 #![cfg(all(
     feature = "default_jit_alloc",
-    any(target_arch = "x86_64", target_arch = "x86")
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")
 ))]
 
 #[path = "common/abort.rs"]
 mod abort;
+#[path = "common/child.rs"]
+mod child;
 
 use std::any::Any;
 use std::panic::{catch_unwind, panic_any, AssertUnwindSafe};
-use std::process::Command;
 use std::sync::Arc;
 
 use closure_ffi::traits::FnPtr;
@@ -471,7 +472,7 @@ fn is_child(name: &str) -> bool {
 /// and asserts that it aborted (SIGABRT, or Windows' fast-fail), that its stderr contains every string of
 /// `expected`, and that the aborting call did not return.
 fn assert_child_aborts(name: &str, expected: &[&str]) {
-    let out = Command::new(std::env::current_exe().expect("current_exe"))
+    let out = child::self_command()
         .args([
             "--exact",
             name,

@@ -7,15 +7,15 @@
 //! the C API's `ffi_closure_alloc` hands out as code and writable pointers) are checked the
 //! same way, for pool slots and for large blocks.
 //!
-//! The default allocator (`PoolJitAlloc`, dual mapping of a memfd) on Linux x86_64 and
-//! i686. The work is bounded by rounds, not time: `WX_ROUNDS` (default [`DEFAULT_ROUNDS`])
+//! The default allocator (`PoolJitAlloc`, dual mapping of a memfd) on Linux x86_64,
+//! i686 and aarch64. The work is bounded by rounds, not time: `WX_ROUNDS` (default [`DEFAULT_ROUNDS`])
 //! checker rounds; `scripts/stress` runs this file in release with many more.
 
 // Linux only: the observer reads /proc/self/maps and matches the two views by memfd offset;
 // Windows has neither (its allocator's dual mapping is a section object).
 #![cfg(all(
     target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "x86"),
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
     feature = "default_jit_alloc"
 ))]
 
@@ -205,12 +205,27 @@ fn assert_dual_views(maps: &[Mapping], rx: *const u8, rw: *mut u8, what: &str) {
 // ---- machine code for the raw allocator views ---------------------------------------------------
 
 /// `mov eax, value; ret`: `extern "C" fn() -> u32` on x86_64 and i686.
-fn const_code(value: u32) -> [u8; 6] {
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+fn const_code(value: u32) -> Vec<u8> {
     let v = value.to_le_bytes();
-    [0xB8, v[0], v[1], v[2], v[3], 0xC3]
+    vec![0xB8, v[0], v[1], v[2], v[3], 0xC3]
 }
 
-/// Allocates `size` bytes from `jit`, writes `mov eax, value; ret` through the writable view,
+/// `movz w0, #lo; movk w0, #hi, lsl #16; ret`: `extern "C" fn() -> u32` on aarch64.
+#[cfg(target_arch = "aarch64")]
+fn const_code(value: u32) -> Vec<u8> {
+    let (lo, hi) = (value & 0xFFFF, value >> 16);
+    [
+        0x5280_0000 | (lo << 5),
+        0x72A0_0000 | (hi << 5),
+        0xD65F_03C0,
+    ]
+    .iter()
+    .flat_map(|w: &u32| w.to_le_bytes())
+    .collect()
+}
+
+/// Allocates `size` bytes from `jit`, writes [`const_code`] through the writable view,
 /// checks that the executable view reads the same bytes and runs them; returns the views.
 fn alloc_and_run(jit: &impl JitAlloc, size: usize, value: u32) -> (*const u8, *mut u8) {
     let code = const_code(value);
@@ -226,7 +241,7 @@ fn alloc_and_run(jit: &impl JitAlloc, size: usize, value: u32) -> (*const u8, *m
         read_back, code,
         "size {size}: rx does not show what rw wrote"
     );
-    // SAFETY: `rx` holds `mov eax, imm32; ret`, a C function `() -> u32`.
+    // SAFETY: `rx` holds `const_code(value)`, a C function `() -> u32`.
     let f: extern "C" fn() -> u32 = unsafe { core::mem::transmute::<*const u8, _>(rx) };
     assert_eq!(f(), value, "size {size}: running the block");
     (rx, rw)

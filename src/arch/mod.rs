@@ -6,28 +6,36 @@
 //!
 //! - **Stub macro** `__closure_ffi_thunk_stub!(ptr)` (hidden, `#[macro_export]`): an `asm!`
 //!   block placed first in every thunk template. It loads a pointer-sized placeholder
-//!   immediate into `ptr`, then jumps over a 16-byte magic constant to the instruction that
-//!   follows the block (the *continuation*). In the template itself this is a no-op load;
-//!   in a thunk's copy, the placeholder is the closure pointer and the jump goes back into
-//!   the template.
+//!   (x86: an immediate; aarch64: a literal placed after the load) into `ptr`, then jumps
+//!   over a 16-byte magic constant to the instruction that follows the block (the
+//!   *continuation*). In the template itself this is a no-op load; in a thunk's copy, the
+//!   placeholder is the closure pointer and the jump goes back into the template. A stub
+//!   may declare a scratch register clobbered for the copy's jump back (aarch64: x16).
 //! - **`prepare(entry) -> Result<PreparedTemplate, ThunkError>`**: find the stub from the
 //!   template entry with a bounded scan, and relocate entry..stub with the family's
 //!   relocator (Capstone). Called once per template; the result is cached.
 //! - **`flush_icache(rx, len)`**: make freshly written code visible to instruction fetch.
+//! - **`code_address(fn_ptr)` / `thunk_address(rx)`**: between function pointers and code
+//!   addresses (identity on x86 and aarch64; Thumb would set and clear bit 0).
 //!
 //! Relocators and their constants (encodings, magic, placeholders) are plain functions over
 //! bytes and compile on every host, so their golden tests run on x86_64; only what reads or
 //! executes native code is gated by `target_arch`. The native backend is selected in exactly
 //! one place, below, and an unsupported target is a compile error.
 
+pub mod aarch64;
 pub mod x86;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
 pub(crate) use self::x86::native;
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+#[cfg(target_arch = "aarch64")]
+pub(crate) use self::aarch64::native;
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
 compile_error!(
-    "closure-ffi: this target architecture has no thunk backend yet (supported: x86_64, x86)"
+    "closure-ffi: this target architecture has no thunk backend yet (supported: x86_64, x86, \
+     aarch64)"
 );
 
 /// Maximum number of bytes scanned from a template entry for the stub's magic constant.
@@ -46,7 +54,7 @@ pub const MAX_STUB_SCAN: usize = 4096;
 ///
 /// # Safety
 /// `entry` must point to the code of a thunk template (readable up to the end of its stub).
-#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 pub(crate) unsafe fn find_magic(entry: *const u8, magic: &[u8]) -> Option<usize> {
     const PAGE: usize = 4096;
     let start = entry as usize;

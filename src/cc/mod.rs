@@ -8,7 +8,7 @@
 //!
 //! | marker | ABI | targets |
 //! |---|---|---|
-//! | [`Rust`] | `"Rust"` (stable only within one binary) | all |
+//! | [`Rust`] | `"Rust"` (stable only within one binary) | all (x86_64, x86, aarch64) |
 //! | [`C`], [`CUnwind`] | `"C"`, `"C-unwind"` | all |
 //! | [`System`], [`SystemUnwind`] | `"system"`, `"system-unwind"` | all |
 //! | [`Efiapi`] | `"efiapi"` | all |

@@ -52,7 +52,10 @@
 //! side by side. This assumes that the templates are linked into the same image as
 //! closure-ffi, which is the usual static linking of an executable or of a cdylib (a cdylib
 //! gets its memory near itself, where its templates are). On i686 every address is within
-//! rel32 reach anyway; placement does no harm there.
+//! rel32 reach anyway; placement does no harm there. On aarch64 the window is 96 MiB: there
+//! it is also what lets a thunk's branches out of its prologue be direct `B`s (±128 MiB);
+//! a thunk placed further away (the jit-allocator2 fallback) whose prologue has such a
+//! branch fails to be created with `RelocError::OutOfRange`.
 //!
 //! If no address in reach is free, the kernel refuses, or on other OSes, chunks come from
 //! jit-allocator2 and large blocks from its `virtual_memory` functions, anywhere. Each chunk
@@ -1086,19 +1089,36 @@ mod tests {
             .collect()
     }
 
-    #[cfg(target_arch = "x86_64")]
-    mod x86_64 {
+    /// Tests that run code from the allocator: the machine code below exists for x86_64 and
+    /// aarch64 (where they also check the I-cache flush, e.g. code rewritten in a reused slot).
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    mod exec {
         use super::*;
         use std::sync::mpsc;
 
         /// `lea rax, [rdi + rsi]; ret`: returns a + b.
+        #[cfg(target_arch = "x86_64")]
         const ADD: [u8; 5] = [0x48, 0x8D, 0x04, 0x37, 0xC3];
         /// `lea rax, [rdi + rsi*2]; ret`: returns a + 2b.
+        #[cfg(target_arch = "x86_64")]
         const ADD_TWICE: [u8; 5] = [0x48, 0x8D, 0x04, 0x77, 0xC3];
+        /// `add x0, x0, x1; ret`: returns a + b.
+        #[cfg(target_arch = "aarch64")]
+        const ADD: [u8; 8] = [0x00, 0x00, 0x01, 0x8B, 0xC0, 0x03, 0x5F, 0xD6];
+        /// `add x0, x0, x1, lsl #1; ret`: returns a + 2b.
+        #[cfg(target_arch = "aarch64")]
+        const ADD_TWICE: [u8; 8] = [0x00, 0x04, 0x01, 0x8B, 0xC0, 0x03, 0x5F, 0xD6];
 
-        // System V explicitly: the code above reads rdi and rsi, and "C" is Win64 on Windows.
+        // System V explicitly on x86_64: the code above reads rdi and rsi, and "C" is Win64
+        // on Windows.
+        #[cfg(target_arch = "x86_64")]
         type BinFn = extern "sysv64" fn(u64, u64) -> u64;
+        #[cfg(target_arch = "x86_64")]
         type ConstFn = extern "sysv64" fn() -> u64;
+        #[cfg(target_arch = "aarch64")]
+        type BinFn = extern "C" fn(u64, u64) -> u64;
+        #[cfg(target_arch = "aarch64")]
+        type ConstFn = extern "C" fn() -> u64;
 
         /// Writes `code` through `rw` and makes it visible to instruction fetch at `rx`.
         ///
@@ -1112,27 +1132,43 @@ mod tests {
             }
         }
 
+        /// Length of [`const_code`].
+        #[cfg(target_arch = "x86_64")]
+        const CONST_CODE_LEN: usize = 11;
+        /// Length of [`const_code`].
+        #[cfg(target_arch = "aarch64")]
+        const CONST_CODE_LEN: usize = 16;
+
         /// `mov rax, value; ret`.
-        fn const_code(value: u64) -> [u8; 11] {
-            let mut code = [0u8; 11];
+        #[cfg(target_arch = "x86_64")]
+        fn const_code(value: u64) -> [u8; CONST_CODE_LEN] {
+            let mut code = [0u8; CONST_CODE_LEN];
             code[..2].copy_from_slice(&[0x48, 0xB8]);
             code[2..10].copy_from_slice(&value.to_le_bytes());
             code[10] = 0xC3;
             code
         }
 
-        /// Allocates `size` bytes, writes `mov rax, value; ret`, returns rx.
+        /// `ldr x0, #8; ret; .quad value`.
+        #[cfg(target_arch = "aarch64")]
+        fn const_code(value: u64) -> [u8; CONST_CODE_LEN] {
+            let mut code = [0u8; CONST_CODE_LEN];
+            code[..8].copy_from_slice(&[0x40, 0x00, 0x00, 0x58, 0xC0, 0x03, 0x5F, 0xD6]);
+            code[8..].copy_from_slice(&value.to_le_bytes());
+            code
+        }
+
+        /// Allocates `size` bytes, writes [`const_code`], returns rx.
         fn make_const_fn(jit: &PoolJitAlloc, size: usize, value: u64) -> *const u8 {
             let (rx, rw) = jit.alloc(size).expect("alloc");
             assert_eq!(rx.addr() % HEADER_ALIGN, 0);
-            // SAFETY: `(rx, rw)` is a live block of `size >= 11` bytes.
+            // SAFETY: `(rx, rw)` is a live block of `size >= CONST_CODE_LEN` bytes.
             unsafe { write_code(jit, rx, rw, &const_code(value)) };
             rx
         }
 
         fn call_const(rx: *const u8) -> u64 {
-            // SAFETY: `rx` holds `mov rax, imm64; ret` (made by `make_const_fn`), which
-            // follows the C ABI for `fn() -> u64`.
+            // SAFETY: `rx` holds `const_code` (made by `make_const_fn`), a `ConstFn`.
             let f: ConstFn = unsafe { core::mem::transmute::<*const u8, ConstFn>(rx) };
             f()
         }
@@ -1141,10 +1177,9 @@ mod tests {
         fn alloc_write_call_release_realloc() {
             let jit = PoolJitAlloc::new();
             let (rx, rw) = jit.alloc(ADD.len()).expect("alloc");
-            // SAFETY: live block of at least 5 bytes.
+            // SAFETY: live block of at least `ADD.len()` bytes.
             unsafe { write_code(&jit, rx, rw, &ADD) };
-            // SAFETY: the block holds `lea rax, [rdi + rsi]; ret`, a System V
-            // `fn(u64, u64) -> u64`.
+            // SAFETY: the block holds `ADD`, a `BinFn`.
             let add: BinFn = unsafe { core::mem::transmute::<*const u8, BinFn>(rx) };
             assert_eq!(add(2, 3), 5);
             // SAFETY: from `alloc`, released once, not used afterwards.
@@ -1153,9 +1188,9 @@ mod tests {
             let (rx2, rw2) = jit.alloc(ADD_TWICE.len()).expect("alloc again");
             // The thread cache is a stack: the slot just released comes back.
             assert_eq!(rx2, rx);
-            // SAFETY: live block of at least 5 bytes.
+            // SAFETY: live block of at least `ADD.len()` bytes.
             unsafe { write_code(&jit, rx2, rw2, &ADD_TWICE) };
-            // SAFETY: the block now holds `lea rax, [rdi + rsi*2]; ret`.
+            // SAFETY: the block now holds `ADD_TWICE`, of the same type.
             let add_twice: BinFn = unsafe { core::mem::transmute::<*const u8, BinFn>(rx2) };
             assert_eq!(add_twice(2, 3), 8);
             // SAFETY: from `alloc`, released once.
@@ -1180,7 +1215,7 @@ mod tests {
                 unsafe {
                     // The whole requested range is writable.
                     rw.add(size - 1).write(0xCC);
-                    if size >= 11 {
+                    if size >= CONST_CODE_LEN {
                         write_code(&jit, rx, rw, &const_code(i as u64 * 1000 + 7));
                     }
                 }
@@ -1199,7 +1234,7 @@ mod tests {
             }
             // Every block is still intact while the others are live.
             for &(rx, size, i) in &live {
-                if size >= 11 {
+                if size >= CONST_CODE_LEN {
                     assert_eq!(call_const(rx), i as u64 * 1000 + 7);
                 }
             }
@@ -1310,7 +1345,7 @@ mod tests {
                 for size in [40, 5000] {
                     let (rx, rw) = jit.alloc(size).expect("alloc");
                     assert_eq!(rx, rw.cast_const());
-                    // SAFETY: live block of at least 11 bytes.
+                    // SAFETY: live block of at least CONST_CODE_LEN bytes.
                     unsafe { write_code(&jit, rx, rw, &const_code(99)) };
                     assert_eq!(call_const(rx), 99);
                     #[cfg(target_os = "linux")]
@@ -1469,12 +1504,12 @@ mod tests {
             let jit = global();
             assert!(ptr::addr_eq(jit, global()));
             let (rx, rw) = jit.alloc(ADD.len()).expect("alloc");
-            // SAFETY: live block of at least 5 bytes, written through `rw`.
+            // SAFETY: live block of at least `ADD.len()` bytes, written through `rw`.
             unsafe {
                 ptr::copy_nonoverlapping(ADD.as_ptr(), rw, ADD.len());
                 jit.flush_instruction_cache(rx, ADD.len());
             }
-            // SAFETY: the block holds `lea rax, [rdi + rsi]; ret`.
+            // SAFETY: the block holds `ADD`.
             let add: BinFn = unsafe { core::mem::transmute::<*const u8, BinFn>(rx) };
             assert_eq!(add(20, 22), 42);
             // SAFETY: from `alloc`, released once.
@@ -1575,13 +1610,16 @@ mod tests {
         }
     }
 
-    /// Slots of every class and large blocks, dual and single mapping, lie within rel32 reach
-    /// (2 GiB) of closure-ffi's code and of this test's code, in near mappings (a memfd when
-    /// dual); the jit-allocator2 path is left alone.
+    /// Slots of every class and large blocks, dual and single mapping, lie within branch reach
+    /// (x86 rel32: 2 GiB; aarch64 `B`: 128 MiB) of closure-ffi's code and of this test's
+    /// code, in near mappings (a memfd when dual); the jit-allocator2 path is left alone.
     #[cfg(target_os = "linux")]
     #[test]
     fn memory_is_near_the_code() {
+        #[cfg(not(target_arch = "aarch64"))]
         const REL32_REACH: usize = 1 << 31;
+        #[cfg(target_arch = "aarch64")]
+        const REL32_REACH: usize = 128 << 20;
         let references = [
             near::reference_address(),
             memory_is_near_the_code as fn() as usize,

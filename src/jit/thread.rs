@@ -40,7 +40,7 @@ impl JitAlloc for ThreadJitAlloc {
     }
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests {
     use super::*;
 
@@ -49,12 +49,24 @@ mod tests {
         let alloc = ThreadJitAlloc::new();
         let (rx, rw) = alloc.alloc(16).expect("alloc");
         // lea rax, [rdi + rsi]; ret
+        #[cfg(target_arch = "x86_64")]
         let code = [0x48, 0x8D, 0x04, 0x37, 0xC3];
+        // add x0, x0, x1; ret
+        #[cfg(target_arch = "aarch64")]
+        let code = [0x00, 0x00, 0x01, 0x8B, 0xC0, 0x03, 0x5F, 0xD6];
         // SAFETY: `rw` is the writable view of at least 16 fresh bytes.
-        unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), rw, code.len()) };
-        // SAFETY: the code above is a complete extern "sysv64" fn(u64, u64) -> u64 (System V
-        // explicitly: it reads rdi and rsi, and "C" is Win64 on Windows).
-        let f: extern "sysv64" fn(u64, u64) -> u64 = unsafe { core::mem::transmute(rx) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(code.as_ptr(), rw, code.len());
+            alloc.flush_instruction_cache(rx, code.len());
+        }
+        // System V explicitly on x86_64: the code reads rdi and rsi, and "C" is Win64 on
+        // Windows.
+        #[cfg(target_arch = "x86_64")]
+        type AddFn = extern "sysv64" fn(u64, u64) -> u64;
+        #[cfg(target_arch = "aarch64")]
+        type AddFn = extern "C" fn(u64, u64) -> u64;
+        // SAFETY: the code above is a complete `AddFn`.
+        let f: AddFn = unsafe { core::mem::transmute::<*const u8, AddFn>(rx) };
         assert_eq!(f(40, 2), 42);
         // SAFETY: allocated above on this thread, released once.
         unsafe { alloc.release(rx) }.expect("release");

@@ -210,6 +210,13 @@ unsafe fn apply_fixup(rw: *mut u8, rx: *const u8, fixup: &Fixup) -> Result<(), R
             unsafe { rw.add(at).cast::<i32>().write_unaligned(disp32) };
             Ok(())
         }
+        Fixup::Branch26 { at, target } => {
+            let word = crate::arch::aarch64::reloc::branch26(rx as u64 + at as u64, target)
+                .ok_or(RelocError::OutOfRange { offset: at })?;
+            // SAFETY: forwarded from the caller; `at + 4 <= code.len()` by the relocator.
+            unsafe { rw.add(at).cast::<u32>().write_unaligned(word) };
+            Ok(())
+        }
     }
 }
 

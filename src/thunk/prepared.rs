@@ -32,6 +32,15 @@ pub enum Fixup {
         /// Absolute target address.
         target: u64,
     },
+    /// An AArch64 `B` word at offset `at` (4-byte aligned) whose imm26 must reach the
+    /// absolute address `target` (±128 MiB); applying it fails with
+    /// [`RelocError::OutOfRange`] when the copy is placed too far away.
+    Branch26 {
+        /// Offset of the `B` word inside [`PreparedTemplate::code`].
+        at: usize,
+        /// Absolute target address.
+        target: u64,
+    },
 }
 
 /// A thunk template's prologue and stub, relocated once and reusable for every thunk.

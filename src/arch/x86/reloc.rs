@@ -1323,7 +1323,7 @@ mod tests {
         for line in &lines {
             if p.fixups
                 .iter()
-                .any(|&Fixup::Rel32 { at, .. }| at == line.off + 1)
+                .any(|f| matches!(*f, Fixup::Rel32 { at, .. } if at == line.off + 1))
             {
                 assert!(
                     matches!(line.bytes[0], 0xE8 | 0xE9) && line.len == 5,
@@ -1355,7 +1355,10 @@ mod tests {
                 assert_eq!(lit % 8, 0);
             }
         }
-        for &Fixup::Rel32 { at, .. } in p.fixups.iter() {
+        for fixup in p.fixups.iter() {
+            let Fixup::Rel32 { at, .. } = *fixup else {
+                panic!("x86 emits only Rel32 fixups: {fixup:?}");
+            };
             assert!(
                 starts.contains(&(at - 1)),
                 "fixup {at} is not a rel32 field"

@@ -42,12 +42,30 @@ use std::path::Path;
 
 /// Every byte of a near mapping lies within this distance of [`reference_address`]: 1.5
 /// GiB, so that a rel32 displacement from anywhere in an image of up to 512 MiB reaches it.
+#[cfg(not(target_arch = "aarch64"))]
 const REACH: usize = 1536 << 20;
 /// Distance between two walk candidates.
+#[cfg(not(target_arch = "aarch64"))]
 const STEP: usize = 64 << 20;
+/// aarch64: 96 MiB, so that a `B` (±128 MiB) from a thunk reaches every template of an
+/// image whose code spans up to 32 MiB (a thunk's branches out of its prologue are `B`s
+/// patched per copy: [`crate::thunk::Fixup::Branch26`]).
+#[cfg(target_arch = "aarch64")]
+const REACH: usize = 96 << 20;
+/// Distance between two walk candidates (aarch64): 4 MiB, as many candidates as on x86 in
+/// the smaller window. Where the image lies among other mappings (a shared library; any
+/// image under qemu-user, which maps the guest executable in the mmap area between thread
+/// stacks and the other view of dual mappings) coarse steps would mostly land on taken
+/// addresses.
+#[cfg(target_arch = "aarch64")]
+const STEP: usize = 4 << 20;
 /// No candidate starts below this address (`vm.mmap_min_addr` forbids the lowest pages, and
 /// the first megabytes are best left to the program).
+#[cfg(not(target_arch = "aarch64"))]
 const FLOOR: usize = 16 << 20;
+/// No candidate starts below this address (aarch64: below the 4 MiB step).
+#[cfg(target_arch = "aarch64")]
+const FLOOR: usize = 2 << 20;
 
 const _: () = assert!(STEP.is_power_of_two() && REACH % STEP == 0 && FLOOR < STEP);
 
@@ -106,31 +124,67 @@ enum PlaceError {
 
 /// Maps `len` bytes (`mmap(.., prot, flags, fd, 0)`) at the first free candidate near the
 /// reference address.
+///
+/// Threads that map at the same time race for the same cursor; the loser tries again right
+/// after the winner's mapping (the cursor it published), a few times, before it walks the
+/// step candidates: otherwise every lost race would start a new run of mappings at the next
+/// step, and a small window (aarch64: 96 MiB) would run out of fresh steps.
 fn place(len: usize, prot: c_int, flags: c_int, fd: c_int) -> Result<*mut u8, PlaceError> {
+    const CURSOR_RETRIES: usize = 8;
     let reference = reference_address();
-    for start in candidates(reference, len, CURSOR.load(Ordering::Relaxed)) {
-        let hint = ptr::without_provenance_mut(start);
-        // SAFETY: with `MAP_FIXED_NOREPLACE` (or, on kernels that ignore it, as a plain
-        // hint) `mmap` creates a new mapping or fails; it never replaces or touches an
-        // existing one, so no memory of the program changes.
-        let addr = unsafe { libc::mmap(hint, len, prot, flags | libc::MAP_FIXED_NOREPLACE, fd, 0) };
-        if addr == libc::MAP_FAILED {
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                // Taken, or beyond the address space (i686): try the next one.
-                Some(libc::EEXIST | libc::ENOMEM) => continue,
-                _ => return Err(PlaceError::Refused(err)),
-            }
+    let mut cursor = CURSOR.load(Ordering::Relaxed);
+    for _ in 0..CURSOR_RETRIES {
+        if !within_reach(reference, cursor, len) {
+            break;
         }
-        if addr.addr() == start {
-            CURSOR.store(start + len, Ordering::Relaxed);
-            return Ok(addr.cast());
+        if let Some(addr) = map_at(cursor, len, prot, flags, fd)? {
+            return Ok(addr);
         }
-        // SAFETY: a kernel that ignores `MAP_FIXED_NOREPLACE` put the new mapping elsewhere;
-        // it is `len` bytes at `addr`, and no one else knows of it.
-        unsafe { libc::munmap(addr, len) };
+        let now = CURSOR.load(Ordering::Relaxed);
+        if now == cursor {
+            break;
+        }
+        cursor = now;
+    }
+    // The step candidates only (cursor 0 lies below FLOOR and is filtered out).
+    for start in candidates(reference, len, 0) {
+        if let Some(addr) = map_at(start, len, prot, flags, fd)? {
+            return Ok(addr);
+        }
     }
     Err(PlaceError::NoRoom)
+}
+
+/// Maps `len` bytes exactly at `start` and advances the cursor past them; `None` if the place
+/// is taken (or the kernel put the mapping elsewhere, which is undone).
+fn map_at(
+    start: usize,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+) -> Result<Option<*mut u8>, PlaceError> {
+    let hint = ptr::without_provenance_mut(start);
+    // SAFETY: with `MAP_FIXED_NOREPLACE` (or, on kernels that ignore it, as a plain
+    // hint) `mmap` creates a new mapping or fails; it never replaces or touches an
+    // existing one, so no memory of the program changes.
+    let addr = unsafe { libc::mmap(hint, len, prot, flags | libc::MAP_FIXED_NOREPLACE, fd, 0) };
+    if addr == libc::MAP_FAILED {
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            // Taken, or beyond the address space (i686): try the next one.
+            Some(libc::EEXIST | libc::ENOMEM) => Ok(None),
+            _ => Err(PlaceError::Refused(err)),
+        };
+    }
+    if addr.addr() == start {
+        CURSOR.store(start + len, Ordering::Relaxed);
+        return Ok(Some(addr.cast()));
+    }
+    // SAFETY: a kernel that ignores `MAP_FIXED_NOREPLACE` put the new mapping elsewhere;
+    // it is `len` bytes at `addr`, and no one else knows of it.
+    unsafe { libc::munmap(addr, len) };
+    Ok(None)
 }
 
 /// A kind of file that backs a dual mapping, in order of preference.
@@ -354,18 +408,19 @@ mod tests {
     /// Candidate order and window arithmetic (host-independent).
     #[test]
     fn candidate_order() {
-        // A reference 3 MiB into a 64 MiB step, well inside the address space.
+        // A reference 3 MiB into a step, well inside the address space.
         let reference = 30 * STEP + 3 * MIB;
         let base = 30 * STEP;
         let len = 64 * 1024;
         let got: Vec<usize> = candidates(reference, len, base - 5 * MIB).collect();
         assert_eq!(got.first(), Some(&(base - 5 * MIB)), "cursor first");
-        let below: Vec<usize> = (1..=24).map(|k| base - k * STEP).collect();
-        // `base - 24 * STEP` is 3 MiB further than REACH: left out.
-        assert_eq!(got[1..24], below[..23]);
-        // `base + 24 * STEP + len` is still within REACH (3 MiB to spare).
-        let above: Vec<usize> = (1..=24).map(|k| base + k * STEP).collect();
-        assert_eq!(got[24..], above[..]);
+        let n = REACH / STEP;
+        let below: Vec<usize> = (1..=n).map(|k| base - k * STEP).collect();
+        // `base - n * STEP` is 3 MiB further than REACH: left out.
+        assert_eq!(got[1..n], below[..n - 1]);
+        // `base + n * STEP + len` is still within REACH (3 MiB to spare).
+        let above: Vec<usize> = (1..=n).map(|k| base + k * STEP).collect();
+        assert_eq!(got[n..], above[..]);
         assert!(got.iter().all(|&c| within_reach(reference, c, len)));
         assert!(got.iter().all(|&c| c.abs_diff(reference) < REACH));
 
