@@ -9,7 +9,11 @@
 //! (and under wine cannot work at all: trybuild runs cargo from inside the test process, a
 //! Linux program started from a Windows one, which fails with "Invalid handle").
 
-#![cfg(all(feature = "default_jit_alloc", target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(
+    feature = "default_jit_alloc",
+    target_arch = "x86_64",
+    target_os = "linux"
+))]
 
 /// `BareFn` of a `!Sync` closure is neither `Send` nor `Sync`; `BareFnSync` rejects a
 /// `!Sync` closure and `BareFnMutSync` a `!Send` one; the `thunk_factory` functions do not

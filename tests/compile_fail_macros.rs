@@ -12,7 +12,12 @@
 //! (and under wine cannot work at all: trybuild runs cargo from inside the test process, a
 //! Linux program started from a Windows one, which fails with "Invalid handle").
 
-#![cfg(all(feature = "proc_macros", feature = "default_jit_alloc", target_arch = "x86_64", target_os = "linux"))]
+#![cfg(all(
+    feature = "proc_macros",
+    feature = "default_jit_alloc",
+    target_arch = "x86_64",
+    target_os = "linux"
+))]
 
 #[test]
 fn bare_hrtb_misuses() {
