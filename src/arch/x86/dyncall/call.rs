@@ -9,8 +9,9 @@
 use core::ffi::c_void;
 use core::mem::offset_of;
 
-use super::{extend, load_sx, load_zx, Convention, RetRegs};
-use crate::dynamic::plan::{CallPlan, MoveOp, RetPlan, RetReg};
+use super::super::marshal::fill_frame;
+use super::{extend, Convention, RetRegs};
+use crate::dynamic::plan::{CallPlan, RetPlan, RetReg};
 
 /// What a call trampoline reads and writes.
 #[repr(C)]
@@ -163,36 +164,10 @@ extern "sysv64" {
 /// `ctx` is the trampoline's context: its plan, argument values and return buffer are those
 /// `call` checked; `frame` has `plan.frame_size` writable bytes.
 unsafe extern "sysv64" fn marshal(ctx: *const CallCtx, frame: *mut u8) {
-    // SAFETY: see the function's contract; every offset below comes from the plan, which
-    // sized the frame to hold it, and every read stays within an argument's declared size.
+    // SAFETY: see the function's contract, which is `fill_frame`'s.
     unsafe {
         let ctx = &*ctx;
-        let plan = &*ctx.plan;
-        for m in plan.moves.iter() {
-            let src = (*ctx.avalue.add(m.arg as usize)).add(m.src as usize);
-            let dst = frame.add(m.dst as usize);
-            match m.op {
-                MoveOp::ZeroExtend => dst.cast::<u64>().write_unaligned(load_zx(src, m.len)),
-                MoveOp::SignExtend => dst.cast::<i64>().write_unaligned(load_sx(src, m.len)),
-                MoveOp::Copy => core::ptr::copy_nonoverlapping(src, dst, m.len as usize),
-                MoveOp::Reference { copy } => {
-                    let copy = frame.add(copy as usize);
-                    core::ptr::copy_nonoverlapping(src, copy, m.len as usize);
-                    dst.cast::<*mut u8>().write_unaligned(copy);
-                }
-            }
-        }
-        if let RetPlan::Indirect { dst } = plan.ret {
-            let buf = if ctx.rvalue.is_null() {
-                frame.add(plan.ret_scratch as usize)
-            } else {
-                ctx.rvalue
-            };
-            frame
-                .add(dst as usize)
-                .cast::<*mut u8>()
-                .write_unaligned(buf);
-        }
+        fill_frame(&*ctx.plan, ctx.avalue, ctx.rvalue, frame);
     }
 }
 
@@ -288,6 +263,8 @@ pub(crate) unsafe fn call_generic(
 #[cfg(not(windows))]
 mod fast {
     use super::*;
+    use crate::arch::x86::marshal::{load_sx, load_zx};
+    use crate::dynamic::plan::MoveOp;
 
     #[repr(C)]
     #[derive(Clone, Copy)]
@@ -371,8 +348,8 @@ mod fast {
                 let src = (*avalue.add(m.arg as usize)).add(m.src as usize);
                 let dst = frame.add(m.dst as usize);
                 match m.op {
-                    MoveOp::ZeroExtend => dst.cast::<u64>().write_unaligned(load_zx(src, m.len)),
-                    MoveOp::SignExtend => dst.cast::<i64>().write_unaligned(load_sx(src, m.len)),
+                    MoveOp::ZeroExtend => dst.cast::<usize>().write_unaligned(load_zx(src, m.len)),
+                    MoveOp::SignExtend => dst.cast::<isize>().write_unaligned(load_sx(src, m.len)),
                     _ => core::ptr::copy_nonoverlapping(src, dst, m.len as usize),
                 }
             }
@@ -423,7 +400,7 @@ mod fast {
         // (caller's contract); part offsets and lengths lie within it.
         unsafe {
             if let Some(signed) = widen {
-                let v = extend(a, parts[0].len, signed);
+                let v = extend(a as usize, parts[0].len, signed) as u64;
                 rvalue.cast::<u64>().write_unaligned(v);
                 return;
             }
@@ -471,7 +448,7 @@ unsafe fn store_ret(ret: &RetPlan, regs: &RetRegs, rvalue: *mut u8) {
                 widen: Some(signed),
                 ..
             } => {
-                let value = extend(regs.rax, parts[0].len, signed);
+                let value = extend(regs.rax as usize, parts[0].len, signed) as u64;
                 rvalue.cast::<u64>().write_unaligned(value);
             }
             RetPlan::Regs {

@@ -290,7 +290,8 @@ unsafe fn decode_and_invoke(
                 widen: Some(signed),
                 ..
             } => {
-                regs.rax = extend(load_zx(ret, u32::from(parts[0].len)), parts[0].len, signed);
+                regs.rax =
+                    extend(load_zx(ret, u32::from(parts[0].len)), parts[0].len, signed) as u64;
                 0
             }
             RetPlan::Regs {

@@ -10,8 +10,9 @@
 use core::ffi::c_void;
 use core::mem::offset_of;
 
-use super::{extend, load_sx, load_zx, Convention, RetRegs, FP_F32, FP_F64, FP_NONE, FP_X87};
-use crate::dynamic::plan::{CallPlan, MoveOp, RetPlan, RetReg};
+use super::super::marshal::fill_frame;
+use super::{extend, Convention, RetRegs, FP_F32, FP_F64, FP_NONE, FP_X87};
+use crate::dynamic::plan::{CallPlan, RetPlan, RetReg};
 
 /// What the call trampoline reads and writes.
 #[repr(C)]
@@ -97,36 +98,10 @@ extern "C" {
 /// `ctx` is the trampoline's context: its plan, argument values and return buffer are those
 /// `call` checked; `frame` has `plan.frame_size` writable bytes.
 unsafe extern "C" fn marshal(ctx: *const CallCtx, frame: *mut u8) {
-    // SAFETY: see the function's contract; every offset below comes from the plan, which
-    // sized the frame to hold it, and every read stays within an argument's declared size.
+    // SAFETY: see the function's contract, which is `fill_frame`'s.
     unsafe {
         let ctx = &*ctx;
-        let plan = &*ctx.plan;
-        for m in plan.moves.iter() {
-            let src = (*ctx.avalue.add(m.arg as usize)).add(m.src as usize);
-            let dst = frame.add(m.dst as usize);
-            match m.op {
-                MoveOp::ZeroExtend => dst.cast::<u32>().write_unaligned(load_zx(src, m.len)),
-                MoveOp::SignExtend => dst.cast::<i32>().write_unaligned(load_sx(src, m.len)),
-                MoveOp::Copy => core::ptr::copy_nonoverlapping(src, dst, m.len as usize),
-                MoveOp::Reference { copy } => {
-                    let copy = frame.add(copy as usize);
-                    core::ptr::copy_nonoverlapping(src, copy, m.len as usize);
-                    dst.cast::<*mut u8>().write_unaligned(copy);
-                }
-            }
-        }
-        if let RetPlan::Indirect { dst } = plan.ret {
-            let buf = if ctx.rvalue.is_null() {
-                frame.add(plan.ret_scratch as usize)
-            } else {
-                ctx.rvalue
-            };
-            frame
-                .add(dst as usize)
-                .cast::<*mut u8>()
-                .write_unaligned(buf);
-        }
+        fill_frame(&*ctx.plan, ctx.avalue, ctx.rvalue, frame);
     }
 }
 
@@ -196,7 +171,7 @@ unsafe fn store_ret(ret: &RetPlan, regs: &RetRegs, rvalue: *mut u8) {
                 widen: Some(signed),
                 ..
             } => {
-                let value = extend(regs.eax, parts[0].len, signed);
+                let value = extend(regs.eax as usize, parts[0].len, signed) as u32;
                 rvalue.cast::<u32>().write_unaligned(value);
             }
             RetPlan::Regs {

@@ -233,7 +233,7 @@ unsafe fn decode_and_invoke(
                 ..
             } => {
                 let len = parts[0].len.min(4);
-                regs.eax = extend(load_zx(ret, u32::from(len)), len, signed);
+                regs.eax = extend(load_zx(ret, u32::from(len)), len, signed) as u32;
             }
             RetPlan::Regs {
                 parts,
