@@ -132,6 +132,23 @@ unsafe extern "C" fn strcat(dst: *mut c_char, src: *const c_char) -> *mut c_char
     dst
 }
 
+/// Capstone's AArch64 tables look names up with it (linked since closure-ffi enables the
+/// arm64 decoder on every host, for its host-independent aarch64 relocator).
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strcmp(a: *const c_char, b: *const c_char) -> c_int {
+    // SAFETY: C contract: both strings are NUL-terminated.
+    unsafe {
+        let mut i = 0;
+        loop {
+            let (x, y) = (a.add(i).cast::<u8>().read(), b.add(i).cast::<u8>().read());
+            if x != y || x == 0 {
+                return c_int::from(x) - c_int::from(y);
+            }
+            i += 1;
+        }
+    }
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn __assert_fail(
     _expr: *const c_char,
