@@ -584,7 +584,12 @@ fn va_with_n_arguments(n: usize) -> (f64, f64) {
     let values: Vec<i64> = (0..n as i64).map(|i| i % 1000 - 500).collect();
     let mut types = vec![Type::POINTER];
     types.extend(std::iter::repeat_n(Type::I64, n));
-    let cif = Cif::new_variadic(Abi::DEFAULT, types, 1, Type::F64).unwrap();
+    // `dyn_va_sysv` is System V on every x86_64 host (Abi::DEFAULT is Win64 on Windows).
+    #[cfg(target_arch = "x86_64")]
+    let abi = Abi::SysV64;
+    #[cfg(target_arch = "x86")]
+    let abi = Abi::DEFAULT;
+    let cif = Cif::new_variadic(abi, types, 1, Type::F64).unwrap();
     let mut avalue: Vec<*mut c_void> = vec![(&letters_ptr as *const *const core::ffi::c_char)
         .cast_mut()
         .cast()];
