@@ -1,9 +1,10 @@
 //! What both plan executors (x86_64's `dyncall/`, i686's `dyncall32/`) do the same way, in
 //! machine words (`usize`: 8 bytes on x86_64, 4 on i686): loading argument bytes zero- or
-//! sign-extended to a word, narrowing a returned word to libffi's `ffi_arg` rules, and
-//! filling a call frame by a plan.
+//! sign-extended to a word, narrowing a returned word to libffi's `ffi_arg` rules, filling
+//! a call frame by a plan, and, in a closure entry, the scratch layout and the argument
+//! pointers decoded from the incoming frame.
 
-use crate::dynamic::plan::{CallPlan, MoveOp, RetPlan};
+use crate::dynamic::plan::{ArgSource, CallPlan, MoveOp, RetPlan};
 
 const WORD: usize = core::mem::size_of::<usize>();
 
@@ -99,6 +100,86 @@ pub(crate) unsafe fn fill_frame(
                 .cast::<*mut u8>()
                 .write_unaligned(buf);
         }
+    }
+}
+
+/// Bytes of a closure's return buffer, at the start of its scratch.
+const RET_BUF: usize = 32;
+
+/// Offset of the argument pointer array in a closure's scratch.
+const PTRS: usize = RET_BUF;
+
+/// Offset of the assembly area (split arguments put back together) in a closure's scratch.
+fn assembly_offset(nargs: usize) -> usize {
+    PTRS + (core::mem::size_of::<*mut u8>() * nargs).next_multiple_of(16)
+}
+
+/// Scratch a closure needs: a 32-byte return buffer, the argument pointer array and the
+/// area where split arguments are assembled.
+pub(crate) fn scratch_bytes(nargs: usize, assembly: u32) -> usize {
+    assembly_offset(nargs) + assembly as usize
+}
+
+/// Decodes a closure call's arguments from the frame its entry saved, by the plan: writes
+/// one pointer per argument into the scratch's pointer array (to the saved register or
+/// stack slot, through a passed reference, or to the argument assembled from its pieces)
+/// and returns that array with the return buffer (the caller's hidden pointer for indirect
+/// returns, else the scratch's zeroed buffer).
+///
+/// Frame offsets of the plan below `plan.reg_block` index `saves` (the register part the
+/// entry stored); the others index the caller's stack arguments at `stack`.
+///
+/// # Safety
+/// `sources` are the plan's argument sources; `saves` holds the plan's register part and
+/// `stack` the caller's stack arguments for this very signature; `scratch` has
+/// [`scratch_bytes`]`(sources.len(), ..)` writable bytes for this plan, 16-aligned.
+pub(crate) unsafe fn decode_args(
+    plan: &CallPlan,
+    sources: &[ArgSource],
+    saves: *mut u8,
+    stack: *const u8,
+    scratch: *mut u8,
+) -> (*mut u8, *mut *mut u8) {
+    let locate = |dst: u32| -> *mut u8 {
+        // SAFETY: the plan's offsets lie within the register part or the caller's stack
+        // arguments (the function's contract).
+        unsafe {
+            if dst < plan.reg_block {
+                saves.add(dst as usize)
+            } else {
+                stack.add((dst - plan.reg_block) as usize).cast_mut()
+            }
+        }
+    };
+    // SAFETY: every write below stays in the scratch, sized by `scratch_bytes` for this
+    // plan; reads come from slots the plan names, each `len` bytes long.
+    unsafe {
+        core::ptr::write_bytes(scratch, 0, RET_BUF);
+        let ptrs = scratch.add(PTRS).cast::<*mut u8>();
+        let assembly = scratch.add(assembly_offset(sources.len()));
+        for (i, &source) in sources.iter().enumerate() {
+            let ptr = match source {
+                ArgSource::Direct(dst) => locate(dst),
+                ArgSource::Reference(dst) => locate(dst).cast::<*mut u8>().read_unaligned(),
+                ArgSource::Assembled { at, start, end } => {
+                    let temp = assembly.add(at as usize);
+                    for m in &plan.moves[start as usize..end as usize] {
+                        core::ptr::copy_nonoverlapping(
+                            locate(m.dst),
+                            temp.add(m.src as usize),
+                            m.len as usize,
+                        );
+                    }
+                    temp
+                }
+            };
+            ptrs.add(i).write(ptr);
+        }
+        let ret = match plan.ret {
+            RetPlan::Indirect { dst } => locate(dst).cast::<*mut u8>().read_unaligned(),
+            _ => scratch,
+        };
+        (ret, ptrs)
     }
 }
 

@@ -16,6 +16,7 @@
 use core::mem::offset_of;
 
 use super::{extend, load_zx, Convention, RetRegs, RET_REGS};
+use crate::arch::x86::marshal::decode_args;
 use crate::dynamic::plan::{ArgSource, CallPlan, RetPlan, RetReg};
 
 /// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
@@ -45,11 +46,7 @@ const _: () = assert!(HEADER_INVOKE == crate::arch::x86::jitcall::HEADER_INVOKE 
 
 const _: () = assert!(offset_of!(ClosureHeader, scratch_bytes) == 0);
 
-/// Scratch a closure needs: a 32-byte return buffer, the argument pointer array and the
-/// area where split arguments are assembled.
-pub(crate) fn scratch_bytes(nargs: usize, assembly: u32) -> usize {
-    32 + (8 * nargs).next_multiple_of(16) + assembly as usize
-}
+pub(crate) use crate::arch::x86::marshal::scratch_bytes;
 
 // ---- System V closure entry ---------------------------------------------------------------
 //
@@ -241,42 +238,9 @@ unsafe fn decode_and_invoke(
     // caller set up for this very signature.
     unsafe {
         let plan = &*(*header).plan;
+        let sources = core::slice::from_raw_parts((*header).sources, (*header).nargs);
         let saves = regs.cast::<u8>().add(RET_REGS);
-        let locate = |dst: u32| -> *mut u8 {
-            if dst < plan.reg_block {
-                saves.add(dst as usize)
-            } else {
-                stack.add((dst - plan.reg_block) as usize).cast_mut()
-            }
-        };
-        let ret_buf = scratch;
-        core::ptr::write_bytes(ret_buf, 0, 32);
-        let nargs = (*header).nargs;
-        let sources = core::slice::from_raw_parts((*header).sources, nargs);
-        let ptrs = scratch.add(32).cast::<*mut u8>();
-        let assembly = scratch.add(32 + (8 * nargs).next_multiple_of(16));
-        for (i, &source) in sources.iter().enumerate() {
-            let ptr = match source {
-                ArgSource::Direct(dst) => locate(dst),
-                ArgSource::Reference(dst) => locate(dst).cast::<*mut u8>().read_unaligned(),
-                ArgSource::Assembled { at, start, end } => {
-                    let temp = assembly.add(at as usize);
-                    for m in &plan.moves[start as usize..end as usize] {
-                        core::ptr::copy_nonoverlapping(
-                            locate(m.dst),
-                            temp.add(m.src as usize),
-                            m.len as usize,
-                        );
-                    }
-                    temp
-                }
-            };
-            ptrs.add(i).write(ptr);
-        }
-        let ret = match plan.ret {
-            RetPlan::Indirect { dst } => locate(dst).cast::<*mut u8>().read_unaligned(),
-            _ => ret_buf,
-        };
+        let (ret, ptrs) = decode_args(plan, sources, saves, stack, scratch);
         ((*header).invoke)(header, ret, ptrs);
         let regs = &mut *regs;
         match plan.ret {
