@@ -42,6 +42,53 @@ pub mod i386;
 pub mod sysv64;
 pub mod win64;
 
+/// Defines a global function in assembly, `asm_function!("name", [template strings,] operands)`,
+/// with the directives debuggers and profilers need (type, CFI start and end, size).
+///
+/// ELF version: `.type name,@function` and `.size`.
+#[cfg(all(not(windows), any(target_arch = "x86_64", target_arch = "x86")))]
+macro_rules! asm_function {
+    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
+        core::arch::global_asm!(
+            ".text",
+            ".p2align 4",
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",@function"),
+            concat!($name, ":"),
+            ".cfi_startproc",
+            $($body)*
+            ".cfi_endproc",
+            concat!(".size ", $name, ", . - ", $name),
+            $($($operands)*)?
+        );
+    };
+}
+
+/// Defines a global function in assembly (see the ELF version above).
+///
+/// COFF version: a symbol's type is given by `.def name; .scl 2; .type 32; .endef` (storage
+/// class 2 = external, type 32 = function); COFF has no `.size`. The `.cfi_*` directives
+/// only produce DWARF frame information (`.eh_frame`) for debuggers: Windows unwinds with
+/// SEH tables, which these functions have none of, so the unwinder treats them as leaf
+/// functions. Nothing unwinds through them: what they call (`marshal`, the closure
+/// callbacks) is `extern "sysv64"`/`"win64"` without `-unwind`, so a panic there aborts.
+#[cfg(all(windows, target_arch = "x86_64"))] // i686 Windows has no plan executor yet
+macro_rules! asm_function {
+    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
+        core::arch::global_asm!(
+            ".text",
+            ".p2align 4",
+            concat!(".globl ", $name),
+            concat!(".def ", $name, "; .scl 2; .type 32; .endef"),
+            concat!($name, ":"),
+            ".cfi_startproc",
+            $($body)*
+            ".cfi_endproc",
+            $($($operands)*)?
+        );
+    };
+}
+
 // The executor of call plans for the target: x86_64 (System V, Win64) or i386 (libffi's
 // i386 set), exporting the same items to the dynamic layer.
 #[cfg(target_arch = "x86_64")]

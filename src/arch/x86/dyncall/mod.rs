@@ -12,53 +12,6 @@
 
 use core::mem::size_of;
 
-/// Defines a global function in assembly, `asm_function!("name", [template strings,] operands)`,
-/// with the directives debuggers and profilers need (type, CFI start and end, size).
-///
-/// ELF version: `.type name,@function` and `.size`.
-#[cfg(not(windows))]
-macro_rules! asm_function {
-    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
-        core::arch::global_asm!(
-            ".text",
-            ".p2align 4",
-            concat!(".globl ", $name),
-            concat!(".type ", $name, ",@function"),
-            concat!($name, ":"),
-            ".cfi_startproc",
-            $($body)*
-            ".cfi_endproc",
-            concat!(".size ", $name, ", . - ", $name),
-            $($($operands)*)?
-        );
-    };
-}
-
-/// Defines a global function in assembly (see the ELF version above).
-///
-/// COFF version: a symbol's type is given by `.def name; .scl 2; .type 32; .endef` (storage
-/// class 2 = external, type 32 = function); COFF has no `.size`. The `.cfi_*` directives
-/// only produce DWARF frame information (`.eh_frame`) for debuggers: Windows unwinds with
-/// SEH tables, which these functions have none of, so the unwinder treats them as leaf
-/// functions. Nothing unwinds through them: what they call (`marshal`, the closure
-/// callbacks) is `extern "sysv64"`/`"win64"` without `-unwind`, so a panic there aborts.
-#[cfg(windows)]
-macro_rules! asm_function {
-    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
-        core::arch::global_asm!(
-            ".text",
-            ".p2align 4",
-            concat!(".globl ", $name),
-            concat!(".def ", $name, "; .scl 2; .type 32; .endef"),
-            concat!($name, ":"),
-            ".cfi_startproc",
-            $($body)*
-            ".cfi_endproc",
-            $($($operands)*)?
-        );
-    };
-}
-
 /// `push rbp; mov rbp, rsp` with its CFI: the frame every function below keeps.
 macro_rules! frame_prologue {
     () => {

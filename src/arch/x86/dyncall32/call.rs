@@ -36,7 +36,7 @@ const CTX_X87: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, x87);
 
 // In: [esp + 4] = &mut CallCtx (cdecl). Out: ctx.ret filled. Keeps the context in ebx,
 // which every i386 convention preserves; clobbers eax, ecx, edx and what the callee may.
-asm_function32!(
+asm_function!(
     "closure_ffi_6_call_i386",
     [
         "push ebp",

@@ -49,7 +49,7 @@ pub(crate) use crate::arch::x86::marshal::scratch_bytes;
 // Frame: [ebp + 4] header, [ebp + 8] return address, [ebp + 12] stack arguments;
 // [ebp - 0x40] RetRegs (0x30), [ebp - 0x10] saves of eax, edx, ecx (the register part).
 // Out: eax, edx, st(0) per the plan; esp past the return address and `pop` bytes.
-asm_function32!(
+asm_function!(
     "closure_ffi_6_closure_i386",
     [
         ".cfi_def_cfa_offset 8",        // the header slot sits above the return address

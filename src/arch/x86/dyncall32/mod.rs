@@ -15,26 +15,6 @@ pub(crate) use super::i386::Convention;
 use crate::dynamic::plan::{CallPlan, PlanError};
 use crate::dynamic::Type;
 
-/// Defines a global ELF function in assembly, `asm_function32!("name", [template strings,]
-/// operands)`, with the directives debuggers and profilers need (type, CFI start and end,
-/// size).
-macro_rules! asm_function32 {
-    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
-        core::arch::global_asm!(
-            ".text",
-            ".p2align 4",
-            concat!(".globl ", $name),
-            concat!(".type ", $name, ",@function"),
-            concat!($name, ":"),
-            ".cfi_startproc",
-            $($body)*
-            ".cfi_endproc",
-            concat!(".size ", $name, ", . - ", $name),
-            $($($operands)*)?
-        );
-    };
-}
-
 /// Reserves `$reg` bytes (a multiple of 16) below esp, touching every page on the way down
 /// so that a large frame cannot jump over the guard page. Clobbers `$reg` and labels 2, 3.
 macro_rules! probe_and_reserve32 {
