@@ -107,12 +107,27 @@ pub enum Abi {
     /// i386 Borland `register`: integer arguments in eax, edx, ecx, the rest pushed left to
     /// right, the callee pops them.
     Register,
+    /// The AArch64 procedure call standard (AAPCS64, the C ABI of aarch64 Linux; libffi's
+    /// aarch64 `FFI_SYSV`).
+    Aapcs64,
+    /// The 32-bit ARM base standard (`extern "aapcs"`, soft-float: floating-point values in
+    /// core registers; libffi's arm `FFI_SYSV`).
+    Aapcs,
+    /// The 32-bit ARM VFP variant (hard-float: the C ABI of `*-gnueabihf`; libffi's arm
+    /// `FFI_VFP`).
+    Vfp,
 }
 
 impl Abi {
     /// The C ABI of the target (`extern "C"`).
     pub const DEFAULT: Abi = if cfg!(target_arch = "x86") {
         Abi::SysV
+    } else if cfg!(target_arch = "aarch64") {
+        Abi::Aapcs64
+    } else if cfg!(all(target_arch = "arm", target_abi = "eabihf")) {
+        Abi::Vfp
+    } else if cfg!(target_arch = "arm") {
+        Abi::Aapcs
     } else if cfg!(windows) {
         Abi::Win64
     } else {
@@ -176,8 +191,10 @@ impl Abi {
     }
 
     /// libffi's `ffi_abi` number of this ABI in the Unix build of the target family it
-    /// belongs to (x86_64 for [`SysV64`](Abi::SysV64) and [`Win64`](Abi::Win64), i386 for
-    /// the others; the two families' numbers overlap).
+    /// belongs to (x86_64 for [`SysV64`](Abi::SysV64) and [`Win64`](Abi::Win64); aarch64
+    /// `FFI_SYSV` = 1 for [`Aapcs64`](Abi::Aapcs64); arm `FFI_SYSV` = 1 and `FFI_VFP` = 2
+    /// for [`Aapcs`](Abi::Aapcs) and [`Vfp`](Abi::Vfp); i386 for the others; the families'
+    /// numbers overlap).
     pub fn to_raw(self) -> u32 {
         match self {
             Abi::SysV64 => 2,
@@ -189,6 +206,9 @@ impl Abi {
             Abi::Pascal => 6,
             Abi::Register => 7,
             Abi::MsCdecl => 8,
+            Abi::Aapcs64 => 1,
+            Abi::Aapcs => 1,
+            Abi::Vfp => 2,
         }
     }
 

@@ -60,10 +60,16 @@ pub struct Move {
     pub len: u32,
 }
 
-/// The register a part of a returned value comes back in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The register a part of a returned value comes back in. The names are the ABI's:
+///
+/// | | x86_64 | i386 | AArch64 | ARM (VFP) |
+/// |-|--------|------|---------|-----------|
+/// | `Int0`, `Int1` | rax, rdx | eax, edx | x0, x1 | r0, r1 |
+/// | `Vec0`..`Vec3` | xmm0, xmm1 | st(0) | v0..v3 | d0..d3 |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RetReg {
     /// The first integer return register (rax; eax on i386).
+    #[default]
     Int0,
     /// The second integer return register (rdx; edx on i386).
     Int1,
@@ -72,10 +78,14 @@ pub enum RetReg {
     Vec0,
     /// The second vector return register (xmm1).
     Vec1,
+    /// The third vector return register (homogeneous aggregates on ARM: v2, d2).
+    Vec2,
+    /// The fourth vector return register (homogeneous aggregates on ARM: v3, d3).
+    Vec3,
 }
 
 /// A part of the return value: `len` bytes at `off` in the value come from `reg`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RetPart {
     /// Where the bytes come from.
     pub reg: RetReg,
@@ -90,10 +100,10 @@ pub struct RetPart {
 pub enum RetPlan {
     /// Nothing (`void`).
     Void,
-    /// In registers, one or two parts.
+    /// In registers, one to four parts (four: a homogeneous aggregate on ARM).
     Regs {
-        /// The parts; `parts[..count]` are used.
-        parts: [RetPart; 2],
+        /// The parts; `parts[..count]` are used (the rest are `RetPart::default()`).
+        parts: [RetPart; 4],
         /// How many parts.
         count: u8,
         /// For integers narrower than a register: the value is widened (sign-extended if

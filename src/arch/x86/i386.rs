@@ -164,12 +164,22 @@ pub fn plan(
 fn ret_plan(ty: &Type) -> Result<RetPlan, ValueTypeError> {
     let part = |reg, off, len| RetPart { reg, off, len };
     let one = |reg, len, widen| RetPlan::Regs {
-        parts: [part(reg, 0, len); 2],
+        parts: [
+            part(reg, 0, len),
+            RetPart::default(),
+            RetPart::default(),
+            RetPart::default(),
+        ],
         count: 1,
         widen,
     };
     let int64 = RetPlan::Regs {
-        parts: [part(RetReg::Int0, 0, 4), part(RetReg::Int1, 4, 4)],
+        parts: [
+            part(RetReg::Int0, 0, 4),
+            part(RetReg::Int1, 4, 4),
+            RetPart::default(),
+            RetPart::default(),
+        ],
         count: 2,
         widen: None,
     };
@@ -490,16 +500,9 @@ mod tests {
     #[test]
     fn scalar_returns() {
         let regs = |parts: &[(RetReg, u8, u8)], widen| {
-            let mut all = [RetPart {
-                reg: RetReg::Int0,
-                off: 0,
-                len: 0,
-            }; 2];
+            let mut all = [RetPart::default(); 4];
             for (slot, &(reg, off, len)) in all.iter_mut().zip(parts) {
                 *slot = RetPart { reg, off, len };
-            }
-            if parts.len() == 1 {
-                all[1] = all[0];
             }
             RetPlan::Regs {
                 parts: all,

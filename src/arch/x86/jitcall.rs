@@ -232,6 +232,7 @@ pub fn emit_sysv64(plan: &CallPlan) -> Option<Vec<u8>> {
                                 _ => return None,
                             }
                         }
+                        (RetReg::Vec2 | RetReg::Vec3, _) => return None,
                     }
                 }
             }
@@ -377,6 +378,7 @@ pub fn emit_closure_sysv64(plan: &CallPlan, nargs: usize) -> Option<Vec<u8>> {
                     RetReg::Int1 => a.mem(None, true, &[0x8B], 2, RSP, at), // mov rdx, m64
                     RetReg::Vec0 => a.mem(Some(0xF3), false, &[0x0F, 0x7E], 0, RSP, at), // movq
                     RetReg::Vec1 => a.mem(Some(0xF3), false, &[0x0F, 0x7E], 1, RSP, at),
+                    RetReg::Vec2 | RetReg::Vec3 => return None,
                 }
             }
         }

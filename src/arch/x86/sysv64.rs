@@ -247,11 +247,7 @@ pub fn classify_signature(
         } else if classes.classes[0] == Class::X87 {
             RetPlan::X87 { count: 1 }
         } else {
-            let mut parts = [RetPart {
-                reg: RetReg::Int0,
-                off: 0,
-                len: 0,
-            }; 2];
+            let mut parts = [RetPart::default(); 4];
             let mut count = 0;
             let (mut ints, mut vecs) = (0, 0);
             for (i, class) in classes.classes[..classes.count].iter().enumerate() {
@@ -596,7 +592,10 @@ mod tests {
                 count: 2,
                 widen: None,
             } => {
-                assert_eq!(parts, [part(RetReg::Vec0, 0, 8), part(RetReg::Int0, 8, 8)])
+                assert_eq!(
+                    parts[..2],
+                    [part(RetReg::Vec0, 0, 8), part(RetReg::Int0, 8, 8)]
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -604,7 +603,10 @@ mod tests {
             RetPlan::Regs {
                 parts, count: 2, ..
             } => {
-                assert_eq!(parts, [part(RetReg::Vec0, 0, 8), part(RetReg::Vec1, 8, 4)])
+                assert_eq!(
+                    parts[..2],
+                    [part(RetReg::Vec0, 0, 8), part(RetReg::Vec1, 8, 4)]
+                )
             }
             other => panic!("{other:?}"),
         }

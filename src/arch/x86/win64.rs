@@ -128,7 +128,12 @@ fn regs(reg: RetReg, len: usize, widen: Option<bool>) -> RetPlan {
         len: len as u8,
     };
     RetPlan::Regs {
-        parts: [part; 2],
+        parts: [
+            part,
+            RetPart::default(),
+            RetPart::default(),
+            RetPart::default(),
+        ],
         count: 1,
         widen,
     }

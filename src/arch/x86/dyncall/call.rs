@@ -478,6 +478,7 @@ fn reg_bytes(regs: &RetRegs, reg: RetReg) -> *const u8 {
         RetReg::Int0 => (&regs.rax as *const u64).cast(),
         RetReg::Int1 => (&regs.rdx as *const u64).cast(),
         RetReg::Vec0 => regs.xmm0.as_ptr(),
-        RetReg::Vec1 => regs.xmm1.as_ptr(),
+        // (The x86_64 classifiers never name Vec2 or Vec3.)
+        RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => regs.xmm1.as_ptr(),
     }
 }

@@ -151,7 +151,8 @@ fn reg_bytes_mut(regs: &mut RetRegs, reg: RetReg) -> *mut u8 {
         RetReg::Int0 => (&mut regs.rax as *mut u64).cast(),
         RetReg::Int1 => (&mut regs.rdx as *mut u64).cast(),
         RetReg::Vec0 => regs.xmm0.as_mut_ptr(),
-        RetReg::Vec1 => regs.xmm1.as_mut_ptr(),
+        // (The x86_64 classifiers never name Vec2 or Vec3.)
+        RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => regs.xmm1.as_mut_ptr(),
     }
 }
 

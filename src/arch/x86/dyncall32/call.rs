@@ -195,8 +195,10 @@ unsafe fn store_ret(ret: &RetPlan, regs: &RetRegs, rvalue: *mut u8) {
 fn reg_bytes(regs: &RetRegs, reg: RetReg, len: u8) -> *const u8 {
     match reg {
         RetReg::Int0 => (&regs.eax as *const u32).cast(),
-        // (The i386 classifier never names Vec1.)
-        RetReg::Int1 | RetReg::Vec1 => (&regs.edx as *const u32).cast(),
+        // (The i386 classifier never names Vec1..Vec3.)
+        RetReg::Int1 | RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => {
+            (&regs.edx as *const u32).cast()
+        }
         RetReg::Vec0 if len == 4 => regs.f32.as_ptr(),
         RetReg::Vec0 => regs.f64.as_ptr(),
     }

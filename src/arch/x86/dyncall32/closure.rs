@@ -207,7 +207,10 @@ unsafe fn decode_and_invoke(
                 for part in &parts[..count as usize] {
                     let dst = match part.reg {
                         RetReg::Int0 => (&mut regs.eax as *mut u32).cast::<u8>(),
-                        RetReg::Int1 | RetReg::Vec1 => (&mut regs.edx as *mut u32).cast(),
+                        // (The i386 classifier never names Vec1..Vec3.)
+                        RetReg::Int1 | RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => {
+                            (&mut regs.edx as *mut u32).cast()
+                        }
                         RetReg::Vec0 if part.len == 4 => regs.f32.as_mut_ptr(),
                         RetReg::Vec0 => regs.f64.as_mut_ptr(),
                     };
