@@ -4,6 +4,9 @@
 //! something, and short inputs decode to the simplest cases (zero is always the plainest
 //! choice in the targets' decoders).
 
+pub mod plan;
+pub mod types;
+
 /// Reads little-endian values from the fuzzer's input, zeros past its end.
 pub struct Reader<'a> {
     data: &'a [u8],
