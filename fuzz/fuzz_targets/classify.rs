@@ -21,73 +21,51 @@ use closure_ffi::arch::x86::{sysv64, win64};
 use closure_ffi::dynamic::plan::{CallPlan, MoveOp, PlanError, RetPlan, MAX_ARGS};
 use closure_ffi::dynamic::{Type, TypeKind};
 use closure_ffi_fuzz::plan::check_plan_shape;
-use closure_ffi_fuzz::types::Decoder;
+use closure_ffi_fuzz::types::decode_pool;
 use closure_ffi_fuzz::Reader;
 use libfuzzer_sys::fuzz_target;
 
-type Classifier = fn(&[Type], &Type, Option<usize>, &mut CallPlan) -> Result<(), PlanError>;
+/// A classifier: x86_64's two, or i386's for one convention.
+#[derive(Clone, Copy, Debug)]
+enum Classifier {
+    SysV64,
+    Win64,
+    I386(Convention),
+}
 
-/// A classifier, its stack slot (and pointer) size, and its i386 convention if it has one.
-const CLASSIFIERS: [(&str, u64, Classifier, Option<Convention>); 9] = [
-    ("sysv64", 8, sysv64::classify_signature, None),
-    ("win64", 8, win64::classify_signature, None),
-    (
-        "i386 sysv",
-        4,
-        |a, r, n, p| i386::classify_signature(Convention::SysV, a, r, n, p),
-        Some(Convention::SysV),
-    ),
-    (
-        "i386 ms_cdecl",
-        4,
-        |a, r, n, p| i386::classify_signature(Convention::MsCdecl, a, r, n, p),
-        Some(Convention::MsCdecl),
-    ),
-    (
-        "i386 stdcall",
-        4,
-        |a, r, n, p| i386::classify_signature(Convention::StdCall, a, r, n, p),
-        Some(Convention::StdCall),
-    ),
-    (
-        "i386 fastcall",
-        4,
-        |a, r, n, p| i386::classify_signature(Convention::FastCall, a, r, n, p),
-        Some(Convention::FastCall),
-    ),
-    (
-        "i386 thiscall",
-        4,
-        |a, r, n, p| i386::classify_signature(Convention::ThisCall, a, r, n, p),
-        Some(Convention::ThisCall),
-    ),
-    (
-        "i386 pascal",
-        4,
-        |a, r, n, p| i386::classify_signature(Convention::Pascal, a, r, n, p),
-        Some(Convention::Pascal),
-    ),
-    (
-        "i386 register",
-        4,
-        |a, r, n, p| i386::classify_signature(Convention::Register, a, r, n, p),
-        Some(Convention::Register),
-    ),
+const CLASSIFIERS: [Classifier; 9] = [
+    Classifier::SysV64,
+    Classifier::Win64,
+    Classifier::I386(Convention::SysV),
+    Classifier::I386(Convention::MsCdecl),
+    Classifier::I386(Convention::StdCall),
+    Classifier::I386(Convention::FastCall),
+    Classifier::I386(Convention::ThisCall),
+    Classifier::I386(Convention::Pascal),
+    Classifier::I386(Convention::Register),
 ];
+
+impl Classifier {
+    fn plan(self, args: &[Type], ret: &Type, nfixed: Option<usize>) -> Result<CallPlan, PlanError> {
+        match self {
+            Classifier::SysV64 => sysv64::plan(args, ret, nfixed),
+            Classifier::Win64 => win64::plan(args, ret, nfixed),
+            Classifier::I386(conv) => i386::plan(conv, args, ret, nfixed),
+        }
+    }
+
+    /// The stack slot (and pointer) size.
+    fn slot(self) -> u64 {
+        match self {
+            Classifier::I386(_) => 4,
+            _ => 8,
+        }
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let mut r = Reader::new(data);
-    let mut d = Decoder {
-        r: &mut r,
-        nodes: 0,
-        pool: Vec::new(),
-    };
-    let ntypes = 1 + d.r.below(6);
-    for _ in 0..ntypes {
-        let t = d.ty(0);
-        d.pool.push(t);
-    }
-    let pool = d.pool;
+    let pool = decode_pool(&mut r);
     let pick = |r: &mut Reader<'_>| match r.u8() {
         0xFF => Type::VOID,
         b => pool[usize::from(b) % pool.len()].clone(),
@@ -105,23 +83,25 @@ fuzz_target!(|data: &[u8]| {
     // signature can contain, so the i386 classifiers only see pointer-free signatures.
     let host_only = args.iter().chain([&ret]).any(has_pointer);
 
-    for (name, slot, classifier, conv) in CLASSIFIERS {
-        if conv.is_some() && host_only {
-            continue;
-        }
-        let plan = CallPlan::build(classifier, &args, &ret, nfixed);
+    for name in CLASSIFIERS {
+        let conv = match name {
+            Classifier::I386(_) if host_only => continue,
+            Classifier::I386(conv) => Some(conv),
+            _ => None,
+        };
+        let plan = name.plan(&args, &ret, nfixed);
         assert_eq!(
-            CallPlan::build(classifier, &args, &ret, nfixed),
+            name.plan(&args, &ret, nfixed),
             plan,
-            "{name}: classification is not deterministic"
+            "{name:?}: classification is not deterministic"
         );
         match plan {
             Ok(plan) => {
-                check_plan_shape(&plan, &args, &ret, slot, true);
+                check_plan_shape(&plan, &args, &ret, name.slot(), true);
                 if let Some(conv) = conv {
                     check_i386(conv, &plan, nfixed);
                 } else {
-                    assert_eq!(plan.callee_pop, 0, "{name}: x86_64 callees pop nothing");
+                    assert_eq!(plan.callee_pop, 0, "{name:?}: x86_64 callees pop nothing");
                 }
             }
             Err(e) => {
@@ -129,7 +109,7 @@ fuzz_target!(|data: &[u8]| {
                     e.arg.is_none_or(|a| a < args.len()
                         || (args.is_empty() && a == 0)
                         || a == MAX_ARGS),
-                    "{name}: refusal names argument {:?} of {}",
+                    "{name:?}: refusal names argument {:?} of {}",
                     e.arg,
                     args.len()
                 );

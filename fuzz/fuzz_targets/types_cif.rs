@@ -22,7 +22,7 @@ use closure_ffi::arch::x86::{sysv64, win64};
 use closure_ffi::dynamic::plan::{CallPlan, RetPlan};
 use closure_ffi::dynamic::{Abi, Cif, Closure, Type, TypeKind};
 use closure_ffi_fuzz::plan::{check_plan_shape, CHECKED_ARGS, CHECKED_VALUE};
-use closure_ffi_fuzz::types::{scalar_ranges, Decoder};
+use closure_ffi_fuzz::types::{decode_pool, scalar_ranges};
 use closure_ffi_fuzz::{normalize_long_double, Buf, Reader};
 use libfuzzer_sys::fuzz_target;
 
@@ -148,17 +148,7 @@ fn check_prepared(cif: &Cif, sig: &Signature) {
 
 fuzz_target!(|data: &[u8]| {
     let mut r = Reader::new(data);
-    let mut d = Decoder {
-        r: &mut r,
-        nodes: 0,
-        pool: Vec::new(),
-    };
-    let ntypes = 1 + d.r.below(6);
-    for _ in 0..ntypes {
-        let t = d.ty(0);
-        d.pool.push(t);
-    }
-    let pool = d.pool;
+    let pool = decode_pool(&mut r);
 
     let sig = signature(&mut r, &pool);
     let cif = prepare(&sig);

@@ -71,6 +71,21 @@ pub struct Decoder<'a, 'b> {
     pub pool: Vec<Type>,
 }
 
+/// Decodes a pool of one to six types, the first thing every Type-based target reads.
+pub fn decode_pool(r: &mut Reader<'_>) -> Vec<Type> {
+    let mut d = Decoder {
+        r,
+        nodes: 0,
+        pool: Vec::new(),
+    };
+    let ntypes = 1 + d.r.below(6);
+    for _ in 0..ntypes {
+        let t = d.ty(0);
+        d.pool.push(t);
+    }
+    d.pool
+}
+
 impl Decoder<'_, '_> {
     /// Decodes one type; a refused description is checked against the model and replaced
     /// by `u8` so that decoding goes on.
