@@ -16,7 +16,8 @@ use closure_ffi::dynamic::{Abi, Cif, Type};
 use smallvec::SmallVec;
 
 use crate::ffi::{
-    code, FfiAbi, FfiCif, FfiStatus, FfiType, FFI_BAD_ABI, FFI_BAD_ARGTYPE, FFI_BAD_TYPEDEF, FFI_OK,
+    code, FfiAbi, FfiCif, FfiStatus, FfiType, FFI_BAD_ABI, FFI_BAD_ARGTYPE, FFI_BAD_TYPEDEF,
+    FFI_OK, LONG_DOUBLE,
 };
 
 /// Nesting deeper than this is refused (it is also the dynamic layer's limit).
@@ -159,17 +160,24 @@ struct Layout {
     floats: bool,
 }
 
-/// The layout of a scalar type code, and the code it is keyed as.
+/// The layout of a scalar type code on the target (as the exported type objects have it),
+/// and the code it is keyed as. `None` for codes that are not scalars of this target
+/// (`__int128` on i386).
 #[inline(always)]
 fn scalar(code: u16) -> Option<(Layout, u16)> {
+    const ALIGN_64: usize = core::mem::align_of::<u64>();
+    const PTR: usize = core::mem::size_of::<usize>();
     let (size, align, key) = match code {
         code::UINT8 | code::SINT8 => (1, 1, code),
         code::UINT16 | code::SINT16 => (2, 2, code),
         code::UINT32 | code::SINT32 | code::FLOAT => (4, 4, code),
         // FFI_TYPE_INT has no predefined object; it is C's int.
         code::INT => (4, 4, code::SINT32),
-        code::UINT64 | code::SINT64 | code::DOUBLE | code::POINTER => (8, 8, code),
-        code::LONGDOUBLE | code::UINT128 | code::SINT128 => (16, 16, code),
+        code::UINT64 | code::SINT64 | code::DOUBLE => (8, ALIGN_64, code),
+        code::POINTER => (PTR, PTR, code),
+        code::LONGDOUBLE => (LONG_DOUBLE.0, usize::from(LONG_DOUBLE.1), code),
+        #[cfg(target_arch = "x86_64")]
+        code::UINT128 | code::SINT128 => (16, 16, code),
         _ => return None,
     };
     let floats = matches!(code, code::FLOAT | code::DOUBLE | code::LONGDOUBLE);
