@@ -292,7 +292,7 @@ FFI_API size_t ffi_java_raw_size(ffi_cif *cif)
  *       32 / 16            cif
  *       40 / 20            fun
  *       48 / 24            user_data
- *   sizeof 56 / 32, alignment 8 */
+ *   sizeof 56 / 28, alignment 8 (on the typedef: it does not pad the i386 size) */
 typedef struct {
   union {
     char tramp[FFI_TRAMPOLINE_SIZE];

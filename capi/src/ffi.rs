@@ -102,8 +102,11 @@ pub const TRAMPOLINE_SIZE: usize = 16;
 /// `this_closure`), 1 on i386 (it does not, and the Java raw call and closures are absent).
 pub const NATIVE_RAW_API: bool = cfg!(target_arch = "x86");
 
-/// `ffi_closure`.
-#[repr(C, align(8))]
+/// `ffi_closure`. C declares it `aligned(8)` on a typedef, which raises the alignment but
+/// does not pad the size: 56 bytes on x86_64, 28 on i386 (where Rust cannot express
+/// "size 28, alignment 8", so the struct is 4-aligned; the library never needs more).
+#[cfg_attr(target_arch = "x86_64", repr(C, align(8)))]
+#[cfg_attr(target_arch = "x86", repr(C))]
 pub struct FfiClosure {
     pub tramp: [u8; TRAMPOLINE_SIZE],
     pub cif: *mut FfiCif,
@@ -156,7 +159,7 @@ const _: () = {
     assert!(size_of::<FfiGoClosure>() == 24);
 };
 
-// The i386 layouts (ffi.h): 4-byte pointers and size_t, ffi_closure still aligned(8).
+// The i386 layouts (ffi.h): 4-byte pointers and size_t.
 #[cfg(target_arch = "x86")]
 const _: () = {
     assert!(size_of::<FfiType>() == 12);
@@ -167,8 +170,7 @@ const _: () = {
     assert!(offset_of!(FfiCif, rtype) == 12);
     assert!(offset_of!(FfiCif, bytes) == 16);
     assert!(offset_of!(FfiCif, flags) == 20);
-    assert!(size_of::<FfiClosure>() == 32);
-    assert!(core::mem::align_of::<FfiClosure>() == 8);
+    assert!(size_of::<FfiClosure>() == 28);
     assert!(offset_of!(FfiClosure, cif) == 16);
     assert!(offset_of!(FfiClosure, fun) == 20);
     assert!(offset_of!(FfiClosure, user_data) == 24);

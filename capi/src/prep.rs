@@ -712,7 +712,7 @@ mod tests {
             .cast_mut()
             .cast::<FfiType>();
         let mut blob_elements = [int64, core::ptr::null_mut()];
-        for size in [usize::MAX - 7, 1 << 40, i32::MAX as usize + 1] {
+        for size in [usize::MAX - 7, usize::MAX / 2, i32::MAX as usize + 1] {
             let mut blob = FfiType {
                 size,
                 alignment: 8,
