@@ -336,7 +336,9 @@ enum Preset {
     Union,
     /// Integer-only members whose real offsets are unknown (ctypes' bit fields share storage
     /// units): as long as no member is under-aligned, every eightbyte is INTEGER whatever the
-    /// offsets, so the struct passes like integer bytes of its size and alignment.
+    /// offsets, so the struct passes like integer bytes of its size and alignment. (On i386
+    /// every struct argument is stack bytes, and a struct returned in eax:edx is integer
+    /// bytes, so the same holds there.)
     Blob,
 }
 
