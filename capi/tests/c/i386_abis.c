@@ -4,11 +4,16 @@
  * for each convention, so every check compares the library with the compiler:
  *   - FFI_STDCALL (__attribute__((stdcall)): the callee pops), FFI_FASTCALL (fastcall: the
  *     first two integer arguments in ecx, edx), FFI_THISCALL (thiscall: the first in ecx),
- *     FFI_REGISTER with three integer arguments (eax, edx, ecx: gcc's regparm(3)), FFI_SYSV
+ *     FFI_REGISTER with three integer arguments (eax, edx, ecx: gcc's regparm(3)),
+ *     FFI_PASCAL and FFI_REGISTER with stack arguments (pushed left to right, the callee
+ *     pops: gcc has neither, but a stdcall function, regparm(3) for REGISTER, with its stack
+ *     parameters in reverse order has the same frame), FFI_SYSV
  *     and FFI_MS_CDECL returning a struct through a hidden pointer (cdecl callee pops it;
  *     ms_cdecl, gcc's callee_pop_aggregate_return(0), leaves it to the caller);
  *   - ffi_call with those ABIs returns with the stack balanced: call_words (assembly below)
  *     calls ffi_call and measures esp around the call;
+ *   - a narrow integer result is widened to exactly one 4-byte ffi_arg: the word after it
+ *     in the rvalue buffer is left alone;
  *   - closures prepared with those ABIs, called from C through function pointers of the
  *     matching convention and through call_words, which checks the bytes the closure pops:
  *     12 for a stdcall closure of three ints, 4 for fastcall and thiscall with one stack
@@ -87,12 +92,20 @@ __asm__(
 static int __attribute__((stdcall)) std3(int a, int b, double c) {
   return a * 100 + b * 10 + (int)c;
 }
+static short __attribute__((stdcall)) std_short(int a) { return (short)(a * 2); }
 static int __attribute__((fastcall)) fast3(int a, int b, int c) { return a * 100 + b * 10 + c; }
 static int __attribute__((fastcall)) fast_mixed(char a, double d, short b, int c) {
   return a * 1000 + (int)d * 100 + b * 10 + c;
 }
 static int __attribute__((thiscall)) this2(int self, int b) { return self * 10 - b; }
 static int __attribute__((regparm(3))) reg3(int a, int b, int c) { return a - b * c; }
+/* pascal p(a, b, c) pushes a, b, c: the frame of stdcall p_rev(c, b, a). */
+static int __attribute__((stdcall)) pascal_rev(int c, int b, int a) { return a * 100 + b * 10 + c; }
+/* register r(a, b, c, d, e): a, b, c in eax, edx, ecx, then d, e pushed in that order: the
+ * frame of regparm(3) stdcall r_rev(a, b, c, e, d). */
+static int __attribute__((regparm(3), stdcall)) register_rev(int a, int b, int c, int e, int d) {
+  return a * 10000 + b * 1000 + c * 100 + d * 10 + e;
+}
 
 struct s3 { int a, b, c; };
 static struct s3 ret_s3(int k) { struct s3 s = {k, k + 1, k + 2}; return s; }
@@ -126,6 +139,16 @@ static void test_calls(void) {
   rv = 0;
   CHECK_INT(ffi_call_popped(&cif, FFI_FN(std3), &rv, av_std), 0);
   CHECK_INT((int)rv, std3(3, 4, 5.75));
+
+  /* A short result fills exactly one 4-byte ffi_arg, sign-extended. */
+  ffi_type *t_short[1] = {&ffi_type_sint};
+  CHECK_INT(ffi_prep_cif(&cif, FFI_STDCALL, 1, &ffi_type_sshort, t_short), FFI_OK);
+  ffi_arg two[2] = {0xA5A5A5A5u, 0x5A5A5A5Au};
+  int neg = -3;
+  void *av_short[1] = {&neg};
+  CHECK_INT(ffi_call_popped(&cif, FFI_FN(std_short), two, av_short), 0);
+  CHECK_INT(two[0], 0xFFFFFFFAu);
+  CHECK_INT(two[1], 0x5A5A5A5Au);
 
   /* fastcall: three ints (ecx, edx, stack) and a mixed signature (char in ecx, the double
    * on the stack, short in edx, int on the stack). */
@@ -162,6 +185,20 @@ static void test_calls(void) {
   CHECK_INT(ffi_call_popped(&cif, FFI_FN(reg3), &rv, av_fast), 0);
   CHECK_INT((int)rv, reg3(7, -8, 9));
 
+  /* pascal(1, 2, 3) and register(1, 2, 3, 4, 5). */
+  int p1 = 1, p2 = 2, p3 = 3, p4 = 4, p5 = 5;
+  void *av_p[5] = {&p1, &p2, &p3, &p4, &p5};
+  ffi_type *t_p[5] = {&ffi_type_sint, &ffi_type_sint, &ffi_type_sint, &ffi_type_sint,
+                      &ffi_type_sint};
+  CHECK_INT(ffi_prep_cif(&cif, FFI_PASCAL, 3, &ffi_type_sint, t_p), FFI_OK);
+  rv = 0;
+  CHECK_INT(ffi_call_popped(&cif, FFI_FN(pascal_rev), &rv, av_p), 0);
+  CHECK_INT((int)rv, 123);
+  CHECK_INT(ffi_prep_cif(&cif, FFI_REGISTER, 5, &ffi_type_sint, t_p), FFI_OK);
+  rv = 0;
+  CHECK_INT(ffi_call_popped(&cif, FFI_FN(register_rev), &rv, av_p), 0);
+  CHECK_INT((int)rv, 12345);
+
   /* Struct returns through a hidden pointer: SYSV (callee pops it) and MS_CDECL (caller
    * pops it). */
   ffi_type *t_k[1] = {&ffi_type_sint};
@@ -188,6 +225,13 @@ static void cb_int2(ffi_cif *cif, void *ret, void **args, void *ud) {
   (void)cif; (void)ud;
   *(ffi_sarg *)ret = *(int *)args[0] * 10 - *(int *)args[1];
 }
+static void cb_int5(ffi_cif *cif, void *ret, void **args, void *ud) {
+  (void)cif; (void)ud;
+  int r = 0;
+  for (int i = 0; i < 5; i++)
+    r = r * 10 + *(int *)args[i];
+  *(ffi_sarg *)ret = r;
+}
 static void cb_s3(ffi_cif *cif, void *ret, void **args, void *ud) {
   (void)cif; (void)ud;
   int k = *(int *)args[0];
@@ -199,7 +243,10 @@ struct made {
   ffi_closure *writable;
   void *code;
   ffi_cif cif;
-  ffi_type *args[3];
+  union {
+    ffi_type *args[3];
+    ffi_type *args5[5];
+  };
 };
 
 static int make(struct made *m, ffi_abi abi, unsigned nargs, ffi_type *rtype,
@@ -271,6 +318,35 @@ static void test_closures(void) {
     CHECK_INT((int)call_words(m.code, NULL, 0, 6, 5, 4, &popped), 1456);
     CHECK_INT(popped, 0);
     ffi_closure_free(m.writable);
+  }
+
+  /* pascal: arguments pushed left to right, popped by the closure. */
+  if (make(&m, FFI_PASCAL, 3, &ffi_type_sint, cb_int3, &bias)) {
+    int (__attribute__((stdcall)) *f)(int, int, int) = (void *)m.code; /* reversed */
+    CHECK_INT(f(3, 2, 1), 1123);
+    popped = -1;
+    uint32_t wp[3] = {6, 5, 4}; /* the last argument on top */
+    CHECK_INT((int)call_words(m.code, wp, 3, 0, 0, 0, &popped), 1456);
+    CHECK_INT(popped, 12);
+    ffi_closure_free(m.writable);
+  }
+
+  /* register with five integers: eax, edx, ecx, then two pushed left to right. */
+  struct made m5;
+  for (int i = 0; i < 5; i++)
+    m5.args5[i] = &ffi_type_sint;
+  m5.writable = ffi_closure_alloc(sizeof(ffi_closure), &m5.code);
+  CHECK(m5.writable != NULL);
+  if (m5.writable != NULL) {
+    CHECK_INT(ffi_prep_cif(&m5.cif, FFI_REGISTER, 5, &ffi_type_sint, m5.args5), FFI_OK);
+    CHECK_INT(ffi_prep_closure_loc(m5.writable, &m5.cif, cb_int5, NULL, m5.code), FFI_OK);
+    int (__attribute__((regparm(3), stdcall)) *f)(int, int, int, int, int) = (void *)m5.code;
+    CHECK_INT(f(1, 2, 3, 5, 4), 12345); /* the stack arguments reversed */
+    popped = -1;
+    uint32_t w2[2] = {9, 8}; /* e on top, then d */
+    CHECK_INT((int)call_words(m5.code, w2, 2, 7, 6, 5, &popped), 56789);
+    CHECK_INT(popped, 8);
+    ffi_closure_free(m5.writable);
   }
 
   /* Struct returns: a cdecl closure pops the hidden pointer, an ms_cdecl one does not. */
