@@ -47,8 +47,6 @@ c_programs!(
     // __int128 exists on x86_64 only (no FFI_TARGET_HAS_INT128 on i386).
     #[cfg(target_arch = "x86_64")]
     int128,
-    // ffi_java_raw_call does not exist where FFI_NATIVE_RAW_API is 1 (i386), as in libffi.
-    #[cfg(target_arch = "x86_64")]
     java_raw,
     layout,
     longdouble,
