@@ -121,9 +121,9 @@ typedef enum ffi_abi {
 typedef unsigned long ffi_arg;
 typedef signed long ffi_sarg;
 
-/* Calling conventions. The values are those of libffi's i386 non-Windows build (2 is
- * unused: it is STDCALL in the Windows build); a valid ABI lies strictly between
- * FFI_FIRST_ABI and FFI_LAST_ABI. */
+/* Calling conventions. The values are those of libffi's i386 non-Windows build: every ABI
+ * lies strictly between FFI_FIRST_ABI and FFI_LAST_ABI, and 2 is none (it is STDCALL in
+ * libffi's Windows build; here it gives FFI_BAD_ABI). */
 typedef enum ffi_abi {
   FFI_FIRST_ABI = 0,
   FFI_SYSV = 1,             /* cdecl: the native convention */
