@@ -9,7 +9,7 @@
 //! - call.rs: `ffi_prep_cif(_var)`, `ffi_call`, call plans, struct offsets, queries;
 //! - closure.rs: closure memory and `ffi_prep_closure(_loc)`;
 //! - raw.rs: the raw and Java raw APIs;
-//! - go.rs: Go closures;
+//! - go/: Go closures (the static entries and `ffi_call_go` shims per architecture);
 //! - ffi.rs: the C structures and the exported `ffi_type_*` objects.
 //!
 //! x86_64 and i386 (`i686-unknown-linux-gnu`) Linux build the API, each with libffi's

@@ -35,7 +35,7 @@ pub(crate) struct Signature {
     pub abi: FfiAbi,
     /// `ffi_cif.nargs`.
     pub nargs: u32,
-    /// The code of the closure Go closures of this signature share (go.rs), 0 if it could
+    /// The code of the closure Go closures of this signature share (go/), 0 if it could
     /// not be made.
     pub go_code: std::sync::OnceLock<usize>,
 }

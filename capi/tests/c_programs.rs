@@ -10,7 +10,7 @@
 //! The programs themselves say what they cover, in their opening comments. gcc is required:
 //! without it these tests fail rather than skip. On i686 the programs are compiled with
 //! `gcc -m32` (gcc-12-multilib) against the same header, which then describes i386, and
-//! the ones about x86_64-only features are not run (see `x86_64_only` below).
+//! the ones about x86_64-only features are not run (the `#[cfg]`s in `c_programs!` below).
 #![cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 
 use std::fs;
