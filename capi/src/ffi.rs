@@ -43,7 +43,10 @@ pub const FFI_DEFAULT_ABI: FfiAbi = FFI_SYSV;
 
 /// `ffi_arg`: the unit integral return values are widened to, and one raw slot
 /// (`FFI_SIZEOF_ARG`: 8 bytes on x86_64, 4 on i386).
-pub type FfiArg = usize;
+#[cfg(target_arch = "x86_64")]
+pub type FfiArg = u64;
+#[cfg(target_arch = "x86")]
+pub type FfiArg = u32;
 
 /// Type codes (`ffi_type.type`).
 pub mod code {
