@@ -46,7 +46,8 @@ thread_local! {
 /// closure for [`go_dispatch`]. Aborts when the Go closure's cif is unusable (a Go
 /// closure that cannot run has no result to give). Called by the architecture's entry.
 fn enter(go: *const FfiGoClosure) -> *const c_void {
-    // SAFETY: the caller passes a live Go closure in r10 (the contract of calling one).
+    // SAFETY: the caller passes a live Go closure in the static-chain register (the
+    // contract of calling one), which the entry hands over.
     let cif = unsafe { (*go).cif };
     // SAFETY: a prepared Go closure's cif was prepared.
     match unsafe { shared_code(cif) } {
