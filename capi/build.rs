@@ -6,8 +6,9 @@
 //! and selected with `-fuse-ld=bfd`) that puts libffi.map in place of rustc's script. The
 //! exports are the same: every symbol libffi.map names is `#[no_mangle]` in the crate.
 //!
-//! Only x86_64 Linux builds the C API (the other targets are issue 6); elsewhere the crate
-//! is empty and nothing here applies.
+//! x86_64 Linux links with libffi.map; i386 Linux with libffi-i386.map, libffi's i386 set
+//! (no `__int128` types, and with `FFI_NATIVE_RAW_API` no Java raw call or closures). The
+//! other targets are issue 6: there the crate is empty and nothing here applies.
 
 use std::env;
 use std::fs;
@@ -18,13 +19,16 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=libffi.map");
+    println!("cargo:rerun-if-changed=libffi-i386.map");
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    if arch != "x86_64" || os != "linux" {
-        return;
-    }
+    let map = match (arch.as_str(), os.as_str()) {
+        ("x86_64", "linux") => "libffi.map",
+        ("x86", "linux") => "libffi-i386.map",
+        _ => return,
+    };
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let map = manifest.join("libffi.map");
+    let map = manifest.join(map);
     let dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it")).join("ld-wrapper");
     fs::create_dir_all(&dir).expect("OUT_DIR is writable");
     let ld = real_ld();

@@ -3,8 +3,9 @@
  * closure-ffi-capi implements libffi's C API (as of libffi 3.8) on top of closure-ffi's
  * dynamic layer. A C program written against libffi 3.4 to 3.8 compiles against this header
  * unchanged and links against libffi.so.8 with libffi's symbol versions. Type codes, enum
- * values, struct layouts and signatures are those of libffi's x86_64 Linux build; this header
- * supports no other target (see ffitarget.h).
+ * values, struct layouts and signatures are those of libffi's x86_64 and i386 Linux builds;
+ * this header supports no other target (see ffitarget.h). Layouts are given below for both
+ * (offsets in bytes, x86_64 / i386).
  *
  * Summary of the interface (see the libffi manual for the full contract):
  *   - describe a signature with ffi_type objects and ffi_prep_cif / ffi_prep_cif_var;
@@ -42,7 +43,7 @@ extern "C" {
 #define FFI_TYPE_INT        1   /* no predefined ffi_type uses this code */
 #define FFI_TYPE_FLOAT      2
 #define FFI_TYPE_DOUBLE     3
-#define FFI_TYPE_LONGDOUBLE 4   /* x87 80-bit extended, stored in 16 bytes */
+#define FFI_TYPE_LONGDOUBLE 4   /* x87 80-bit extended, in 16 bytes (x86_64) or 12 (i386) */
 #define FFI_TYPE_UINT8      5
 #define FFI_TYPE_SINT8      6
 #define FFI_TYPE_UINT16     7
@@ -108,12 +109,12 @@ extern "C" {
  * alignment to 0, type to the kind and elements to the NULL-terminated member list;
  * ffi_prep_cif computes size and alignment in place.
  *
- *   offset  field
- *        0  size        bytes the type occupies, including tail padding
- *        8  alignment   required alignment in bytes
- *       10  type        an FFI_TYPE_* code
- *       16  elements    members of an aggregate, or NULL
- *   sizeof 24, alignment 8 */
+ *   offset (x86_64 / i386)  field
+ *        0 /  0            size        bytes the type occupies, including tail padding
+ *        8 /  4            alignment   required alignment in bytes
+ *       10 /  6            type        an FFI_TYPE_* code
+ *       16 /  8            elements    members of an aggregate, or NULL
+ *   sizeof 24 / 12, alignment 8 / 4 */
 typedef struct _ffi_type {
   size_t size;
   unsigned short alignment;
@@ -123,15 +124,21 @@ typedef struct _ffi_type {
 
 #ifndef LIBFFI_HIDE_BASIC_TYPES
 
-/* Aliases naming C's integer types (x86_64: char 8, short 16, int 32, long 64 bits). */
+/* Aliases naming C's integer types (char 8, short 16, int 32 bits; long 64 bits on x86_64,
+ * 32 on i386). */
 #define ffi_type_uchar  ffi_type_uint8
 #define ffi_type_schar  ffi_type_sint8
 #define ffi_type_ushort ffi_type_uint16
 #define ffi_type_sshort ffi_type_sint16
 #define ffi_type_uint   ffi_type_uint32
 #define ffi_type_sint   ffi_type_sint32
-#define ffi_type_ulong  ffi_type_uint64
-#define ffi_type_slong  ffi_type_sint64
+#if LONG_MAX == 2147483647
+# define ffi_type_ulong ffi_type_uint32
+# define ffi_type_slong ffi_type_sint32
+#else
+# define ffi_type_ulong ffi_type_uint64
+# define ffi_type_slong ffi_type_sint64
+#endif
 
 /* The predefined scalar types, exported by the library. */
 FFI_EXTERN ffi_type ffi_type_void;
@@ -174,14 +181,14 @@ typedef enum {
  * the caller's rtype and arg_types, which must outlive it. bytes and flags are private to
  * the implementation.
  *
- *   offset  field
- *        0  abi
- *        4  nargs
- *        8  arg_types
- *       16  rtype
- *       24  bytes
- *       28  flags
- *   sizeof 32, alignment 8 */
+ *   offset (x86_64 / i386)  field
+ *        0 /  0            abi
+ *        4 /  4            nargs
+ *        8 /  8            arg_types
+ *       16 / 12            rtype
+ *       24 / 16            bytes
+ *       28 / 20            flags
+ *   sizeof 32 / 24, alignment 8 / 4 */
 typedef struct {
   ffi_abi abi;
   unsigned nargs;
@@ -253,7 +260,7 @@ typedef union {
   void *ptr;
 } ffi_raw;
 
-/* The Java raw API uses the same slots on this target. */
+/* The Java raw API uses the same slots on both targets. */
 typedef ffi_raw ffi_java_raw;
 
 FFI_API void ffi_raw_call(ffi_cif *cif, void (*fn)(void), void *rvalue, ffi_raw *avalue);
@@ -261,9 +268,11 @@ FFI_API void ffi_ptrarray_to_raw(ffi_cif *cif, void **args, ffi_raw *raw);
 FFI_API void ffi_raw_to_ptrarray(ffi_cif *cif, ffi_raw *raw, void **args);
 FFI_API size_t ffi_raw_size(ffi_cif *cif);
 
+#if !FFI_NATIVE_RAW_API
 FFI_API void ffi_java_raw_call(ffi_cif *cif, void (*fn)(void), void *rvalue,
                                ffi_java_raw *avalue)
     FFI_DEPRECATED_("the Java raw API is deprecated");
+#endif
 FFI_API void ffi_java_ptrarray_to_raw(ffi_cif *cif, void **args, ffi_java_raw *raw)
     FFI_DEPRECATED_("the Java raw API is deprecated");
 FFI_API void ffi_java_raw_to_ptrarray(ffi_cif *cif, ffi_java_raw *raw, void **args)
@@ -278,12 +287,12 @@ FFI_API size_t ffi_java_raw_size(ffi_cif *cif)
 /* A closure: FFI_TRAMPOLINE_SIZE bytes of code that, when called through the code address
  * ffi_closure_alloc returned, runs fun(cif, ret, args, user_data).
  *
- *   offset  field
- *        0  tramp / ftramp   trampoline (private to the implementation)
- *       32  cif
- *       40  fun
- *       48  user_data
- *   sizeof 56, alignment 8 */
+ *   offset (x86_64 / i386)  field
+ *        0 /  0            tramp / ftramp   trampoline (private to the implementation)
+ *       32 / 16            cif
+ *       40 / 20            fun
+ *       48 / 24            user_data
+ *   sizeof 56 / 28, alignment 8 (on the typedef: it does not pad the i386 size) */
 typedef struct {
   union {
     char tramp[FFI_TRAMPOLINE_SIZE];
@@ -318,24 +327,27 @@ FFI_API ffi_status ffi_prep_closure(ffi_closure *closure, ffi_cif *cif,
                                     void *user_data)
     FFI_DEPRECATED_("use ffi_prep_closure_loc instead");
 
-/* A closure whose callback receives its arguments in raw form. Its first 56 bytes have
- * ffi_closure's shape: translate_args sits where ffi_closure has fun and this_closure where
- * it has user_data, so the ordinary closure trampoline runs the translation, which then
- * calls fun with an ffi_raw array.
+/* A closure whose callback receives its arguments in raw form. On x86_64
+ * (FFI_NATIVE_RAW_API 0) its first 56 bytes have ffi_closure's shape: translate_args sits
+ * where ffi_closure has fun and this_closure where it has user_data, so the ordinary closure
+ * trampoline runs the translation, which then calls fun with an ffi_raw array. On i386
+ * (FFI_NATIVE_RAW_API 1) those two fields do not exist.
  *
- *   offset  field
- *        0  tramp
- *       32  cif
- *       40  translate_args   (private)
- *       48  this_closure     (private)
- *       56  fun
- *       64  user_data
- *   sizeof 72, alignment 8 */
+ *   offset (x86_64 / i386)  field
+ *        0 /  0            tramp
+ *       32 / 16            cif
+ *       40 /  -            translate_args   (private)
+ *       48 /  -            this_closure     (private)
+ *       56 / 20            fun
+ *       64 / 24            user_data
+ *   sizeof 72 / 28, alignment 8 / 4 */
 typedef struct {
   char tramp[FFI_TRAMPOLINE_SIZE];
   ffi_cif *cif;
+#if !FFI_NATIVE_RAW_API
   void (*translate_args)(ffi_cif *, void *, void **, void *);
   void *this_closure;
+#endif
   void (*fun)(ffi_cif *, void *, ffi_raw *, void *);
   void *user_data;
 } ffi_raw_closure;
@@ -344,8 +356,10 @@ typedef struct {
 typedef struct {
   char tramp[FFI_TRAMPOLINE_SIZE];
   ffi_cif *cif;
+#if !FFI_NATIVE_RAW_API
   void (*translate_args)(ffi_cif *, void *, void **, void *);
   void *this_closure;
+#endif
   void (*fun)(ffi_cif *, void *, ffi_java_raw *, void *);
   void *user_data;
 } ffi_java_raw_closure;
@@ -357,6 +371,8 @@ FFI_API ffi_status ffi_prep_raw_closure_loc(ffi_raw_closure *closure, ffi_cif *c
                                             void (*fun)(ffi_cif *, void *, ffi_raw *, void *),
                                             void *user_data, void *codeloc);
 
+/* Java raw closures exist only where the raw API is translated (not on i386). */
+#if !FFI_NATIVE_RAW_API
 FFI_API ffi_status ffi_prep_java_raw_closure(ffi_java_raw_closure *closure, ffi_cif *cif,
                                              void (*fun)(ffi_cif *, void *, ffi_java_raw *,
                                                          void *),
@@ -367,6 +383,7 @@ FFI_API ffi_status ffi_prep_java_raw_closure_loc(ffi_java_raw_closure *closure, 
                                                              ffi_java_raw *, void *),
                                                  void *user_data, void *codeloc)
     FFI_DEPRECATED_("the Java raw API is deprecated");
+#endif
 
 #endif /* FFI_CLOSURES */
 
@@ -375,14 +392,15 @@ FFI_API ffi_status ffi_prep_java_raw_closure_loc(ffi_java_raw_closure *closure, 
 #if FFI_GO_CLOSURES
 
 /* A closure that needs no executable memory: tramp is a static entry point of the library,
- * and the caller passes the ffi_go_closure itself in the static-chain register (r10). fun
+ * and the caller passes the ffi_go_closure itself in the static-chain register (x86_64:
+ * r10; i386: ecx, or eax for FFI_THISCALL and FFI_FASTCALL; FFI_REGISTER has none). fun
  * receives the closure as its user_data argument.
  *
- *   offset  field
- *        0  tramp
- *        8  cif
- *       16  fun
- *   sizeof 24, alignment 8 */
+ *   offset (x86_64 / i386)  field
+ *        0 / 0             tramp
+ *        8 / 4             cif
+ *       16 / 8             fun
+ *   sizeof 24 / 12, alignment 8 / 4 */
 typedef struct {
   void *tramp;
   ffi_cif *cif;
@@ -392,7 +410,7 @@ typedef struct {
 FFI_API ffi_status ffi_prep_go_closure(ffi_go_closure *closure, ffi_cif *cif,
                                        void (*fun)(ffi_cif *, void *, void **, void *));
 
-/* ffi_call that also loads closure into the static-chain register (r10). */
+/* ffi_call that also loads closure into the static-chain register. */
 FFI_API void ffi_call_go(ffi_cif *cif, void (*fn)(void), void *rvalue, void **avalue,
                          void *closure);
 

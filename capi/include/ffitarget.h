@@ -1,10 +1,11 @@
-/* ffitarget.h: target description for closure-ffi's libffi (x86_64 Linux, System V ABI).
+/* ffitarget.h: target description for closure-ffi's libffi (x86_64 and i386 Linux).
  *
  * This header is part of closure-ffi's drop-in libffi (package closure-ffi-capi). It is
- * included by <ffi.h>; include <ffi.h>, not this file. Everything here describes the one
- * target the library is built for: the argument word (ffi_arg), the calling conventions
- * (ffi_abi) and the closure layout parameters. The values match libffi's x86_64 port so that
- * programs and bindings compiled against libffi work unchanged.
+ * included by <ffi.h>; include <ffi.h>, not this file. Everything here describes the target
+ * the program is compiled for: the argument word (ffi_arg), the calling conventions
+ * (ffi_abi) and the closure layout parameters. The values match libffi's x86_64 port and its
+ * i386 port (the non-Windows build) so that programs and bindings compiled against libffi
+ * work unchanged.
  *
  * When LIBFFI_ASM is defined (assembly sources), only the preprocessor macros are visible.
  */
@@ -16,12 +17,16 @@
 #error "ffitarget.h is an implementation detail of ffi.h: include <ffi.h> instead."
 #endif
 
-/* ---- The one supported target ------------------------------------------------------- */
+/* ---- The supported targets --------------------------------------------------------- */
 
 /* x32 (__ILP32__) has 4-byte pointers and a different closure layout: not supported. */
-#if !defined(__x86_64__) || !defined(__linux__) || defined(__ILP32__)
-#error "closure-ffi's libffi is built for x86_64 Linux only"
+#if !defined(__linux__) || !(defined(__i386__) || (defined(__x86_64__) && !defined(__ILP32__)))
+#error "closure-ffi's libffi is built for x86_64 and i386 Linux only"
 #endif
+
+#if defined(__x86_64__)
+
+/* ---- x86_64 ------------------------------------------------------------------------- */
 
 /* The configuration macros libffi's x86_64 build defines; some programs test them. */
 #ifndef X86_64
@@ -72,5 +77,69 @@ typedef enum ffi_abi {
 } ffi_abi;
 
 #endif /* !LIBFFI_ASM */
+
+#else /* __i386__ */
+
+/* ---- i386 -------------------------------------------------------------------------- */
+
+/* The configuration macros libffi's i386 build defines; some programs test them. */
+#ifndef X86
+#define X86
+#endif
+#ifndef X86_ANY
+#define X86_ANY
+#endif
+
+/* ---- Argument words ----------------------------------------------------------------- */
+
+/* One argument slot of the raw API (a stack slot), and the unit integral return values are
+ * widened to. */
+#define FFI_SIZEOF_ARG 4
+/* The Java raw API uses the same 4-byte slot. */
+#define FFI_SIZEOF_JAVA_RAW 4
+
+/* ---- Feature switches --------------------------------------------------------------- */
+
+/* Closures (ffi_closure_alloc, ffi_prep_closure_loc, raw closures). */
+#define FFI_CLOSURES 1
+/* Go closures: static entry points that find their closure in the static-chain register of
+ * the convention: ecx (SYSV, STDCALL, PASCAL, MS_CDECL) or eax (THISCALL, FASTCALL). */
+#define FFI_GO_CLOSURES 1
+/* Bytes of code at the start of an ffi_closure (part of the closure's ABI: do not change). */
+#define FFI_TRAMPOLINE_SIZE 16
+/* 1: a raw argument block is the i386 argument stack image (ffi_raw_size bytes of 4-byte
+ * slots), and ffi_raw_closure has no translate_args/this_closure fields. This build has no
+ * ffi_java_raw_call and no Java raw closures, as libffi's i386 build. */
+#define FFI_NATIVE_RAW_API 1
+/* _Complex float, double and long double are supported (FFI_TYPE_COMPLEX). */
+#define FFI_TARGET_HAS_COMPLEX_TYPE
+/* No __int128 on i386: FFI_TARGET_HAS_INT128 is not defined. */
+
+#ifndef LIBFFI_ASM
+
+/* Integral return values narrower than 32 bits are widened to these. */
+typedef unsigned long ffi_arg;
+typedef signed long ffi_sarg;
+
+/* Calling conventions. The values are those of libffi's i386 non-Windows build: every ABI
+ * lies strictly between FFI_FIRST_ABI and FFI_LAST_ABI, and 2 is none (it is STDCALL in
+ * libffi's Windows build; here it gives FFI_BAD_ABI). */
+typedef enum ffi_abi {
+  FFI_FIRST_ABI = 0,
+  FFI_SYSV = 1,             /* cdecl: the native convention */
+  FFI_THISCALL = 3,         /* the first integer argument in ecx, the callee pops */
+  FFI_FASTCALL = 4,         /* the first two integer arguments in ecx, edx, the callee pops */
+  FFI_STDCALL = 5,          /* the callee pops its arguments */
+  FFI_PASCAL = 6,           /* pushed left to right, the callee pops */
+  FFI_REGISTER = 7,         /* Borland register: eax, edx, ecx, then left to right */
+  FFI_MS_CDECL = 8,         /* cdecl as Microsoft defines it (the caller pops a struct
+                               return pointer) */
+  FFI_LAST_ABI = 9,
+  FFI_DEFAULT_ABI = FFI_SYSV
+} ffi_abi;
+
+#endif /* !LIBFFI_ASM */
+
+#endif /* __i386__ */
 
 #endif /* LIBFFI_TARGET_H */

@@ -59,13 +59,13 @@ pub unsafe extern "C" fn ffi_prep_cif_var(
 }
 
 /// Calls `fun` with the arguments `avalue` points to and stores the result at `rvalue`
-/// (integers narrower than 8 bytes widened to `ffi_arg`; `rvalue` may be null). A null
-/// `cif`, `fun`, or `avalue` with arguments, or a cif that cannot be prepared, makes the
-/// call a no-op.
+/// (integers narrower than `ffi_arg`, 8 bytes on x86_64 and 4 on i386, widened to a whole
+/// `ffi_arg`; `rvalue` may be null). A null `cif`, `fun`, or `avalue` with arguments, or a
+/// cif that cannot be prepared, makes the call a no-op.
 ///
 /// # Safety
 /// `cif` prepared; `fun` a function of its signature; `avalue[i]` pointing to a value of
-/// argument type `i`; `rvalue` null or room for `max(size, 8)` bytes.
+/// argument type `i`; `rvalue` null or room for `max(size, sizeof(ffi_arg))` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn ffi_call(
     cif: *mut FfiCif,

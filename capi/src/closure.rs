@@ -3,17 +3,19 @@
 //!
 //! `ffi_closure_alloc` takes memory from closure-ffi's JIT allocator, which maps it twice
 //! (W^X): the caller writes through the returned pointer and calls `*code`, a different
-//! address. `ffi_prep_closure_loc` builds a dynamic-layer closure whose 32-byte trampoline
-//! is written into the `ffi_closure`'s own `tramp` field (through an allocator that hands
-//! out exactly that memory) and whose callback reads `cif`, `fun` and `user_data` from the
-//! closure when it runs, as libffi's does. A registry maps each closure's writable address
+//! address. `ffi_prep_closure_loc` builds a dynamic-layer closure whose trampoline
+//! (`FFI_TRAMPOLINE_SIZE` bytes: 32 on x86_64, 16 on i386) is written into the
+//! `ffi_closure`'s own `tramp` field (through an allocator that hands out exactly that
+//! memory) and whose callback reads `cif`, `fun` and `user_data` from the closure when it
+//! runs, as libffi's does. Raw closures (raw.rs) use the same machinery with a callback of
+//! their own ([`prepare_at`]). A registry maps each closure's writable address
 //! to its code address and to the dynamic-layer object, which `ffi_closure_free` drops.
 
 use core::ffi::c_void;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use closure_ffi::dynamic::{Cif, RawClosure};
+use closure_ffi::dynamic::{Cif, RawCallback, RawClosure};
 use closure_ffi::jit_alloc::{GlobalJitAlloc, JitAlloc, JitAllocError};
 
 use crate::ffi::{
@@ -143,7 +145,38 @@ pub unsafe extern "C" fn ffi_prep_closure_loc(
     user_data: *mut c_void,
     codeloc: *mut c_void,
 ) -> FfiStatus {
-    if closure.is_null() || cif.is_null() || fun.is_none() || codeloc.is_null() {
+    if closure.is_null() || fun.is_none() {
+        return FFI_BAD_ARGTYPE;
+    }
+    // SAFETY: forwarded contract; `dispatch` reads an ffi_closure, which `closure` is, and
+    // the fields are written (through the writable address) before it can run.
+    unsafe {
+        prepare_at(closure.cast(), cif, codeloc, dispatch, || {
+            (*closure).cif = cif;
+            (*closure).fun = fun;
+            (*closure).user_data = user_data;
+        })
+    }
+}
+
+/// Makes the closure memory at `closure` (writable address; `codeloc` the executable one)
+/// run `callback(_, ret, args, code address)` with `cif`'s signature: the trampoline goes
+/// into its first `FFI_TRAMPOLINE_SIZE` bytes. `fill` writes the caller's fields once the
+/// cif is known to be usable (under the registry's lock). `FFI_BAD_ARGTYPE` for a null
+/// closure, cif or codeloc; `FFI_BAD_TYPEDEF` for a cif that cannot be prepared.
+///
+/// # Safety
+/// `closure` writable for the closure structure `callback` reads (through the code address
+/// it receives as user data), `codeloc` its executable address; `cif` prepared and
+/// outliving the closure.
+pub(crate) unsafe fn prepare_at(
+    closure: *mut u8,
+    cif: *mut FfiCif,
+    codeloc: *mut c_void,
+    callback: RawCallback,
+    fill: impl FnOnce(),
+) -> FfiStatus {
+    if closure.is_null() || cif.is_null() || codeloc.is_null() {
         return FFI_BAD_ARGTYPE;
     }
     // SAFETY: forwarded contract.
@@ -160,20 +193,12 @@ pub unsafe extern "C" fn ffi_prep_closure_loc(
     } else {
         slot.rx
     };
-    // SAFETY: `closure` is writable (contract).
-    unsafe {
-        (*closure).cif = cif;
-        (*closure).fun = fun;
-        (*closure).user_data = user_data;
-    }
-    let placed = Placed {
-        rx,
-        rw: closure.cast(),
-    };
-    // SAFETY: `dispatch` reads the ffi_closure at `rx`, which lives as long as the
+    fill();
+    let placed = Placed { rx, rw: closure };
+    // SAFETY: `callback` reads the closure structure at `rx`, which lives as long as the
     // trampoline it contains.
     let made =
-        unsafe { RawClosure::from_raw_in(sig.cif.clone(), dispatch, rx.cast_mut().cast(), placed) };
+        unsafe { RawClosure::from_raw_in(sig.cif.clone(), callback, rx.cast_mut().cast(), placed) };
     match made {
         Ok(new) => {
             let old = slot.closure.replace(new);

@@ -1,5 +1,5 @@
-//! libffi's C structures, constants and exported type objects, with their x86_64 layouts
-//! (checked at compile time against the sizes `ffi.h` declares).
+//! libffi's C structures, constants and exported type objects, with their x86_64 and i386
+//! layouts (checked at compile time against the sizes `ffi.h` declares).
 
 // The fields and constants are libffi's, documented in include/ffi.h.
 #![allow(missing_docs)]
@@ -15,11 +15,38 @@ pub const FFI_BAD_TYPEDEF: FfiStatus = 1;
 pub const FFI_BAD_ABI: FfiStatus = 2;
 pub const FFI_BAD_ARGTYPE: FfiStatus = 3;
 
-/// `ffi_abi` on x86_64 outside Windows: FIRST 1, UNIX64 2, WIN64 (= EFI64) 3, GNUW64 4,
-/// LAST 5.
+/// `ffi_abi`: on x86_64 outside Windows FIRST 1, UNIX64 2, WIN64 (= EFI64) 3, GNUW64 4,
+/// LAST 5; on i386 outside Windows FIRST 0, SYSV 1, THISCALL 3, FASTCALL 4, STDCALL 5,
+/// PASCAL 6, REGISTER 7, MS_CDECL 8, LAST 9. `closure_ffi::dynamic::Abi::from_raw` maps
+/// them (per target) to the dynamic layer's conventions.
 pub type FfiAbi = c_uint;
+#[cfg(target_arch = "x86_64")]
 pub const FFI_UNIX64: FfiAbi = 2;
+#[cfg(target_arch = "x86_64")]
 pub const FFI_DEFAULT_ABI: FfiAbi = FFI_UNIX64;
+#[cfg(target_arch = "x86")]
+pub const FFI_SYSV: FfiAbi = 1;
+#[cfg(target_arch = "x86")]
+pub const FFI_THISCALL: FfiAbi = 3;
+#[cfg(target_arch = "x86")]
+pub const FFI_FASTCALL: FfiAbi = 4;
+#[cfg(target_arch = "x86")]
+pub const FFI_STDCALL: FfiAbi = 5;
+#[cfg(target_arch = "x86")]
+pub const FFI_PASCAL: FfiAbi = 6;
+#[cfg(target_arch = "x86")]
+pub const FFI_REGISTER: FfiAbi = 7;
+#[cfg(target_arch = "x86")]
+pub const FFI_MS_CDECL: FfiAbi = 8;
+#[cfg(target_arch = "x86")]
+pub const FFI_DEFAULT_ABI: FfiAbi = FFI_SYSV;
+
+/// `ffi_arg`: the unit integral return values are widened to, and one raw slot
+/// (`FFI_SIZEOF_ARG`: 8 bytes on x86_64, 4 on i386).
+#[cfg(target_arch = "x86_64")]
+pub type FfiArg = u64;
+#[cfg(target_arch = "x86")]
+pub type FfiArg = u32;
 
 /// Type codes (`ffi_type.type`).
 pub mod code {
@@ -67,11 +94,22 @@ pub struct FfiCif {
 /// A closure callback: `fun(cif, ret, args, user_data)`.
 pub type ClosureFun = unsafe extern "C" fn(*mut FfiCif, *mut c_void, *mut *mut c_void, *mut c_void);
 
-/// libffi's `FFI_TRAMPOLINE_SIZE` on x86_64.
+/// libffi's `FFI_TRAMPOLINE_SIZE`: 32 on x86_64, 16 on i386. The dynamic layer's closure
+/// trampoline (written into `tramp`) has the same size on each.
+#[cfg(target_arch = "x86_64")]
 pub const TRAMPOLINE_SIZE: usize = 32;
+#[cfg(target_arch = "x86")]
+pub const TRAMPOLINE_SIZE: usize = 16;
 
-/// `ffi_closure`.
-#[repr(C, align(8))]
+/// `FFI_NATIVE_RAW_API`: 0 on x86_64 (a raw closure carries `translate_args` and
+/// `this_closure`), 1 on i386 (it does not, and the Java raw call and closures are absent).
+pub const NATIVE_RAW_API: bool = cfg!(target_arch = "x86");
+
+/// `ffi_closure`. C declares it `aligned(8)` on a typedef, which raises the alignment but
+/// does not pad the size: 56 bytes on x86_64, 28 on i386 (where Rust cannot express
+/// "size 28, alignment 8", so the struct is 4-aligned; the library never needs more).
+#[cfg_attr(target_arch = "x86_64", repr(C, align(8)))]
+#[cfg_attr(target_arch = "x86", repr(C))]
 pub struct FfiClosure {
     pub tramp: [u8; TRAMPOLINE_SIZE],
     pub cif: *mut FfiCif,
@@ -79,19 +117,24 @@ pub struct FfiClosure {
     pub user_data: *mut c_void,
 }
 
-/// One `ffi_raw` (also `ffi_java_raw` on x86_64): a union of 8 bytes.
-pub type FfiRaw = u64;
+/// One `ffi_raw` (also `ffi_java_raw`): a union of one `ffi_arg` (8 bytes on x86_64, 4 on
+/// i386).
+pub type FfiRaw = FfiArg;
 
 /// A raw closure callback: `fun(cif, ret, raw_args, user_data)`.
 pub type RawFun = unsafe extern "C" fn(*mut FfiCif, *mut c_void, *mut FfiRaw, *mut c_void);
 
-/// `ffi_raw_closure` and `ffi_java_raw_closure`: shaped so that `translate_args` and
-/// `this_closure` sit where an `ffi_closure` has `fun` and `user_data`.
-#[repr(C, align(8))]
+/// `ffi_raw_closure` and `ffi_java_raw_closure`: on x86_64 shaped so that `translate_args`
+/// and `this_closure` sit where an `ffi_closure` has `fun` and `user_data`; on i386
+/// (`FFI_NATIVE_RAW_API`) without those two, so `fun` and `user_data` sit there instead.
+#[cfg_attr(target_arch = "x86_64", repr(C, align(8)))]
+#[cfg_attr(target_arch = "x86", repr(C))]
 pub struct FfiRawClosure {
     pub tramp: [u8; TRAMPOLINE_SIZE],
     pub cif: *mut FfiCif,
+    #[cfg(target_arch = "x86_64")]
     pub translate_args: Option<ClosureFun>,
+    #[cfg(target_arch = "x86_64")]
     pub this_closure: *mut c_void,
     pub fun: Option<RawFun>,
     pub user_data: *mut c_void,
@@ -105,6 +148,7 @@ pub struct FfiGoClosure {
     pub fun: Option<ClosureFun>,
 }
 
+#[cfg(target_arch = "x86_64")]
 const _: () = {
     assert!(size_of::<FfiType>() == 24);
     assert!(size_of::<FfiCif>() == 32);
@@ -116,6 +160,29 @@ const _: () = {
     assert!(offset_of!(FfiRawClosure, translate_args) == offset_of!(FfiClosure, fun));
     assert!(offset_of!(FfiRawClosure, this_closure) == offset_of!(FfiClosure, user_data));
     assert!(size_of::<FfiGoClosure>() == 24);
+};
+
+// The i386 layouts (ffi.h): 4-byte pointers and size_t.
+#[cfg(target_arch = "x86")]
+const _: () = {
+    assert!(size_of::<FfiType>() == 12);
+    assert!(offset_of!(FfiType, alignment) == 4);
+    assert!(offset_of!(FfiType, type_) == 6);
+    assert!(offset_of!(FfiType, elements) == 8);
+    assert!(size_of::<FfiCif>() == 24);
+    assert!(offset_of!(FfiCif, rtype) == 12);
+    assert!(offset_of!(FfiCif, bytes) == 16);
+    assert!(offset_of!(FfiCif, flags) == 20);
+    assert!(size_of::<FfiClosure>() == 28);
+    assert!(offset_of!(FfiClosure, cif) == 16);
+    assert!(offset_of!(FfiClosure, fun) == 20);
+    assert!(offset_of!(FfiClosure, user_data) == 24);
+    assert!(size_of::<FfiRawClosure>() == 28);
+    assert!(offset_of!(FfiRawClosure, cif) == offset_of!(FfiClosure, cif));
+    assert!(offset_of!(FfiRawClosure, fun) == offset_of!(FfiClosure, fun));
+    assert!(offset_of!(FfiRawClosure, user_data) == offset_of!(FfiClosure, user_data));
+    assert!(size_of::<FfiGoClosure>() == 12);
+    assert!(size_of::<FfiRaw>() == 4);
 };
 
 /// An exported `ffi_type` object. C declares them `extern ffi_type` (not const), so they
@@ -162,6 +229,15 @@ macro_rules! type_objects {
     )*};
 }
 
+/// Alignment of 64-bit integers and `double` (in aggregates): 8 on x86_64, 4 on i386.
+const ALIGN_64: u16 = core::mem::align_of::<u64>() as u16;
+/// Size and alignment of `long double` (the x87 format): 16/16 on x86_64, 12/4 on i386.
+#[cfg(target_arch = "x86_64")]
+pub const LONG_DOUBLE: (usize, u16) = (16, 16);
+#[cfg(target_arch = "x86")]
+pub const LONG_DOUBLE: (usize, u16) = (12, 4);
+const PTR: usize = size_of::<*const c_void>();
+
 type_objects! {
     ffi_type_void = 1, 1, code::VOID;
     ffi_type_uint8 = 1, 1, code::UINT8;
@@ -170,12 +246,17 @@ type_objects! {
     ffi_type_sint16 = 2, 2, code::SINT16;
     ffi_type_uint32 = 4, 4, code::UINT32;
     ffi_type_sint32 = 4, 4, code::SINT32;
-    ffi_type_uint64 = 8, 8, code::UINT64;
-    ffi_type_sint64 = 8, 8, code::SINT64;
+    ffi_type_uint64 = 8, ALIGN_64, code::UINT64;
+    ffi_type_sint64 = 8, ALIGN_64, code::SINT64;
     ffi_type_float = 4, 4, code::FLOAT;
-    ffi_type_double = 8, 8, code::DOUBLE;
-    ffi_type_longdouble = 16, 16, code::LONGDOUBLE;
-    ffi_type_pointer = 8, 8, code::POINTER;
+    ffi_type_double = 8, ALIGN_64, code::DOUBLE;
+    ffi_type_longdouble = LONG_DOUBLE.0, LONG_DOUBLE.1, code::LONGDOUBLE;
+    ffi_type_pointer = PTR, PTR as u16, code::POINTER;
+}
+
+// __int128 exists on x86_64 only (libffi's FFI_TARGET_HAS_INT128).
+#[cfg(target_arch = "x86_64")]
+type_objects! {
     ffi_type_uint128 = 16, 16, code::UINT128;
     ffi_type_sint128 = 16, 16, code::SINT128;
 }
@@ -193,11 +274,14 @@ pub static ffi_type_complex_float: TypeObject = TypeObject::complex(8, 4, &COMPL
 #[no_mangle]
 #[allow(non_upper_case_globals)]
 pub static ffi_type_complex_double: TypeObject =
-    TypeObject::complex(16, 8, &COMPLEX_DOUBLE_ELEMENTS);
+    TypeObject::complex(16, ALIGN_64, &COMPLEX_DOUBLE_ELEMENTS);
 #[no_mangle]
 #[allow(non_upper_case_globals)]
-pub static ffi_type_complex_longdouble: TypeObject =
-    TypeObject::complex(32, 16, &COMPLEX_LONGDOUBLE_ELEMENTS);
+pub static ffi_type_complex_longdouble: TypeObject = TypeObject::complex(
+    2 * LONG_DOUBLE.0,
+    LONG_DOUBLE.1,
+    &COMPLEX_LONGDOUBLE_ELEMENTS,
+);
 
 /// `FFI_VERSION_STRING`: the libffi release whose API this library provides.
 pub const VERSION: &core::ffi::CStr = c"3.8.0";

@@ -9,30 +9,31 @@
 //! - call.rs: `ffi_prep_cif(_var)`, `ffi_call`, call plans, struct offsets, queries;
 //! - closure.rs: closure memory and `ffi_prep_closure(_loc)`;
 //! - raw.rs: the raw and Java raw APIs;
-//! - go.rs: Go closures;
+//! - go/: Go closures (the static entries and `ffi_call_go` shims per architecture);
 //! - ffi.rs: the C structures and the exported `ffi_type_*` objects.
 //!
-//! Only x86_64 Linux builds the API (the other targets are future work); elsewhere the
-//! crate is empty.
+//! x86_64 and i386 (`i686-unknown-linux-gnu`) Linux build the API, each with libffi's
+//! constants, layouts and symbol set for that target (include/ffitarget.h); elsewhere the
+//! crate is empty (the other targets are future work).
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 mod call;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 mod closure;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 pub mod ffi;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 mod go;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 mod prep;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 mod raw;
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 pub use call::*;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 pub use closure::*;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 pub use go::*;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 pub use raw::*;

@@ -16,7 +16,8 @@ use closure_ffi::dynamic::{Abi, Cif, Type};
 use smallvec::SmallVec;
 
 use crate::ffi::{
-    code, FfiAbi, FfiCif, FfiStatus, FfiType, FFI_BAD_ABI, FFI_BAD_ARGTYPE, FFI_BAD_TYPEDEF, FFI_OK,
+    code, FfiAbi, FfiCif, FfiStatus, FfiType, FFI_BAD_ABI, FFI_BAD_ARGTYPE, FFI_BAD_TYPEDEF,
+    FFI_OK, LONG_DOUBLE,
 };
 
 /// Nesting deeper than this is refused (it is also the dynamic layer's limit).
@@ -34,7 +35,7 @@ pub(crate) struct Signature {
     pub abi: FfiAbi,
     /// `ffi_cif.nargs`.
     pub nargs: u32,
-    /// The code of the closure Go closures of this signature share (go.rs), 0 if it could
+    /// The code of the closure Go closures of this signature share (go/), 0 if it could
     /// not be made.
     pub go_code: std::sync::OnceLock<usize>,
 }
@@ -159,17 +160,24 @@ struct Layout {
     floats: bool,
 }
 
-/// The layout of a scalar type code, and the code it is keyed as.
+/// The layout of a scalar type code on the target (as the exported type objects have it),
+/// and the code it is keyed as. `None` for codes that are not scalars of this target
+/// (`__int128` on i386).
 #[inline(always)]
 fn scalar(code: u16) -> Option<(Layout, u16)> {
+    const ALIGN_64: usize = core::mem::align_of::<u64>();
+    const PTR: usize = core::mem::size_of::<usize>();
     let (size, align, key) = match code {
         code::UINT8 | code::SINT8 => (1, 1, code),
         code::UINT16 | code::SINT16 => (2, 2, code),
         code::UINT32 | code::SINT32 | code::FLOAT => (4, 4, code),
         // FFI_TYPE_INT has no predefined object; it is C's int.
         code::INT => (4, 4, code::SINT32),
-        code::UINT64 | code::SINT64 | code::DOUBLE | code::POINTER => (8, 8, code),
-        code::LONGDOUBLE | code::UINT128 | code::SINT128 => (16, 16, code),
+        code::UINT64 | code::SINT64 | code::DOUBLE => (8, ALIGN_64, code),
+        code::POINTER => (PTR, PTR, code),
+        code::LONGDOUBLE => (LONG_DOUBLE.0, usize::from(LONG_DOUBLE.1), code),
+        #[cfg(target_arch = "x86_64")]
+        code::UINT128 | code::SINT128 => (16, 16, code),
         _ => return None,
     };
     let floats = matches!(code, code::FLOAT | code::DOUBLE | code::LONGDOUBLE);
@@ -328,7 +336,9 @@ enum Preset {
     Union,
     /// Integer-only members whose real offsets are unknown (ctypes' bit fields share storage
     /// units): as long as no member is under-aligned, every eightbyte is INTEGER whatever the
-    /// offsets, so the struct passes like integer bytes of its size and alignment.
+    /// offsets, so the struct passes like integer bytes of its size and alignment. (On i386
+    /// every struct argument is stack bytes, and a struct returned in eax:edx is integer
+    /// bytes, so the same holds there.)
     Blob,
 }
 
@@ -704,7 +714,7 @@ mod tests {
             .cast_mut()
             .cast::<FfiType>();
         let mut blob_elements = [int64, core::ptr::null_mut()];
-        for size in [usize::MAX - 7, 1 << 40, i32::MAX as usize + 1] {
+        for size in [usize::MAX - 7, usize::MAX / 2, i32::MAX as usize + 1] {
             let mut blob = FfiType {
                 size,
                 alignment: 8,

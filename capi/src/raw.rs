@@ -1,23 +1,39 @@
-//! The raw API (`ffi_raw`: arguments packed in 8-byte slots) and the deprecated Java raw
-//! API, both on top of the pointer-array calls and closures, as libffi does on x86_64
-//! (`FFI_NATIVE_RAW_API` 0).
+//! The raw API (`ffi_raw`: arguments packed in `ffi_arg`-sized slots, 8 bytes on x86_64, 4
+//! on i386) and the deprecated Java raw API, both on top of the pointer-array calls and
+//! closures.
 //!
-//! Raw slots: integers narrower than 8 bytes are widened (sign or zero) into one slot, a
-//! float sits in the low half of one, pointers, 64-bit values and doubles take one,
-//! `long double` and 128-bit integers two; structs and complex values are passed as a
-//! pointer in one slot. Java raw differs only for 64-bit integers and doubles, which take
-//! two slots (the value in the first), as Java's operand stack does. Both layouts are used
-//! consistently by the size, conversion, call and closure functions. (libffi's own little-
-//! endian Java conversion disagrees with its size function for those types; the Java raw
+//! Raw slots: integers narrower than a slot are widened (sign or zero) into one slot, a
+//! float sits in the low 4 bytes of one, every other scalar takes its size rounded up to
+//! whole slots (x86_64: pointers, 64-bit values and doubles one, `long double` and 128-bit
+//! integers two; i386: pointers and 32-bit values one, 64-bit values and doubles two, `long
+//! double` three); structs and complex values are passed as a pointer in one slot. Java raw
+//! differs only for 64-bit integers and doubles, which take two slots (on x86_64 the value
+//! in the first), as Java's operand stack does. Both layouts are used consistently by the
+//! size, conversion, call and closure functions. (libffi's own little-endian Java
+//! conversion disagrees with its size function for those types on x86_64; the Java raw
 //! API's only client, gcj, is gone.)
+//!
+//! On x86_64 libffi translates too (`FFI_NATIVE_RAW_API` 0). On i386 libffi's raw API is
+//! native (`FFI_NATIVE_RAW_API` 1): for scalars the raw block is the argument stack image,
+//! which is exactly the layout above, so translating gives the same results; the Java raw
+//! call and Java raw closures do not exist there (and are not defined here). Unlike libffi's
+//! i386 port, a raw call with a struct argument passes the struct its slot points to (libffi
+//! would pass the pointer's bytes), and raw closures accept struct and `long double`
+//! arguments and every ABI (libffi: `FFI_BAD_TYPEDEF`, and `FFI_BAD_ABI` beyond SYSV and
+//! THISCALL).
 
 use core::ffi::c_void;
 
+use closure_ffi::dynamic::Cif;
+
 use crate::call::Fn0;
-use crate::closure::ffi_prep_closure_loc;
+use crate::closure::prepare_at;
 use crate::ffi::{
     code, FfiCif, FfiRaw, FfiRawClosure, FfiStatus, FfiType, RawFun, FFI_BAD_ARGTYPE,
 };
+
+/// Bytes of one raw slot (`FFI_SIZEOF_ARG`).
+const SLOT: usize = core::mem::size_of::<FfiRaw>();
 
 /// Raw or Java raw.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -31,7 +47,7 @@ fn slots(t: &FfiType, flavor: Flavor) -> usize {
     match t.type_ {
         code::STRUCT | code::COMPLEX => 1,
         code::UINT64 | code::SINT64 | code::DOUBLE if flavor == Flavor::Java => 2,
-        _ => t.size.div_ceil(8).max(1),
+        _ => t.size.div_ceil(SLOT).max(1),
     }
 }
 
@@ -54,7 +70,7 @@ unsafe fn size(cif: *const FfiCif, flavor: Flavor) -> usize {
     // SAFETY: forwarded contract; prepared types are valid.
     unsafe { arg_types(cif) }
         .iter()
-        .map(|&t| 8 * slots(unsafe { &*t }, flavor))
+        .map(|&t| SLOT * slots(unsafe { &*t }, flavor))
         .sum()
 }
 
@@ -69,16 +85,15 @@ unsafe fn to_raw(cif: *const FfiCif, args: *const *mut c_void, raw: *mut FfiRaw,
             let value = *args.add(i);
             let n = slots(t, flavor);
             core::ptr::write_bytes(at, 0, n);
-            let word: Option<u64> = match t.type_ {
-                code::UINT8 => Some(u64::from(*value.cast::<u8>())),
-                code::SINT8 => Some(i64::from(*value.cast::<i8>()) as u64),
-                code::UINT16 => Some(u64::from(value.cast::<u16>().read_unaligned())),
-                code::SINT16 => Some(i64::from(value.cast::<i16>().read_unaligned()) as u64),
-                code::UINT32 => Some(u64::from(value.cast::<u32>().read_unaligned())),
-                code::SINT32 | code::INT => {
-                    Some(i64::from(value.cast::<i32>().read_unaligned()) as u64)
-                }
-                code::STRUCT | code::COMPLEX => Some(value as u64),
+            // Narrow integers widened to a whole slot (`ffi_arg`/`ffi_sarg`).
+            let word: Option<FfiRaw> = match t.type_ {
+                code::UINT8 => Some(FfiRaw::from(*value.cast::<u8>())),
+                code::SINT8 => Some(isize::from(*value.cast::<i8>()) as FfiRaw),
+                code::UINT16 => Some(FfiRaw::from(value.cast::<u16>().read_unaligned())),
+                code::SINT16 => Some(isize::from(value.cast::<i16>().read_unaligned()) as FfiRaw),
+                code::UINT32 => Some(value.cast::<u32>().read_unaligned() as FfiRaw),
+                code::SINT32 | code::INT => Some(value.cast::<i32>().read_unaligned() as FfiRaw),
+                code::STRUCT | code::COMPLEX => Some(value as FfiRaw),
                 _ => None,
             };
             match word {
@@ -122,14 +137,14 @@ fn with_ptrs<R>(n: usize, f: impl FnOnce(*mut *mut c_void) -> R) -> R {
     }
 }
 
-/// Runs `f` with a zeroed raw block of `bytes` bytes (on the stack for up to 512).
+/// Runs `f` with a zeroed raw block of `bytes` bytes (on the stack for up to 64 slots).
 fn with_raw<R>(bytes: usize, f: impl FnOnce(*mut FfiRaw) -> R) -> R {
-    let n = bytes.div_ceil(8);
+    let n = bytes.div_ceil(SLOT);
     if n <= 64 {
-        let mut raw = [0u64; 64];
+        let mut raw: [FfiRaw; 64] = [0; 64];
         f(raw.as_mut_ptr())
     } else {
-        let mut raw = vec![0u64; n];
+        let mut raw: Vec<FfiRaw> = vec![0; n];
         f(raw.as_mut_ptr())
     }
 }
@@ -152,17 +167,20 @@ unsafe fn raw_call(
     })
 }
 
-/// A raw closure's `translate_args`: repacks the arguments and calls the raw callback.
+/// A raw closure's callback: repacks the arguments and calls the raw closure's `fun` with
+/// its `cif` and `user_data` (read from the raw closure when it runs, as libffi does).
+///
+/// # Safety
+/// `closure` is the code address of a prepared raw closure, `args` its arguments.
 unsafe fn translate(
-    cif: *mut FfiCif,
     ret: *mut c_void,
-    args: *mut *mut c_void,
+    args: *const *mut c_void,
     closure: *mut c_void,
     flavor: Flavor,
 ) {
     let closure = closure.cast::<FfiRawClosure>();
-    // SAFETY: `this_closure` is the raw closure, readable while it is callable.
-    let (fun, user_data) = unsafe { ((*closure).fun, (*closure).user_data) };
+    // SAFETY: the raw closure is readable while it is callable.
+    let (cif, fun, user_data) = unsafe { ((*closure).cif, (*closure).fun, (*closure).user_data) };
     let Some(fun) = fun else { return };
     // SAFETY: the cif is the closure's (prepared).
     let bytes = unsafe { size(cif, flavor) };
@@ -176,23 +194,48 @@ unsafe fn translate(
 }
 
 unsafe extern "C" fn translate_raw(
-    cif: *mut FfiCif,
+    _cif: *const Cif,
+    ret: *mut c_void,
+    args: *const *mut c_void,
+    cl: *mut c_void,
+) {
+    // SAFETY: called by the closure machinery with its own arguments.
+    unsafe { translate(ret, args, cl, Flavor::Raw) }
+}
+
+unsafe extern "C" fn translate_java(
+    _cif: *const Cif,
+    ret: *mut c_void,
+    args: *const *mut c_void,
+    cl: *mut c_void,
+) {
+    // SAFETY: as above.
+    unsafe { translate(ret, args, cl, Flavor::Java) }
+}
+
+/// x86_64's `translate_args` field: libffi's raw closures run it through the ordinary
+/// closure path. Here the dynamic closure calls [`translate_raw`] directly; the field is
+/// filled for programs that look at it, and does the same when called.
+#[cfg(not(target_arch = "x86"))]
+unsafe extern "C" fn translate_args(
+    _cif: *mut FfiCif,
     ret: *mut c_void,
     args: *mut *mut c_void,
     cl: *mut c_void,
 ) {
-    // SAFETY: called by the closure machinery with its own arguments.
-    unsafe { translate(cif, ret, args, cl, Flavor::Raw) }
+    // SAFETY: libffi's contract for translate_args: `cl` is the raw closure.
+    unsafe { translate(ret, args, cl, Flavor::Raw) }
 }
 
-unsafe extern "C" fn translate_java(
-    cif: *mut FfiCif,
+#[cfg(not(target_arch = "x86"))]
+unsafe extern "C" fn translate_args_java(
+    _cif: *mut FfiCif,
     ret: *mut c_void,
     args: *mut *mut c_void,
     cl: *mut c_void,
 ) {
     // SAFETY: as above.
-    unsafe { translate(cif, ret, args, cl, Flavor::Java) }
+    unsafe { translate(ret, args, cl, Flavor::Java) }
 }
 
 unsafe fn prep_raw_closure(
@@ -206,33 +249,32 @@ unsafe fn prep_raw_closure(
     if closure.is_null() || fun.is_none() {
         return FFI_BAD_ARGTYPE;
     }
-    let translate: crate::ffi::ClosureFun = match flavor {
+    let callback: closure_ffi::dynamic::RawCallback = match flavor {
         Flavor::Raw => translate_raw,
         Flavor::Java => translate_java,
     };
-    // SAFETY: a raw closure is an ffi_closure whose `fun` is `translate_args` and whose
-    // `user_data` is `this_closure` (same offsets, checked in ffi.rs).
-    let status = unsafe {
-        ffi_prep_closure_loc(
-            closure.cast(),
-            cif,
-            Some(translate),
-            closure.cast(),
-            codeloc,
-        )
-    };
-    if status == crate::ffi::FFI_OK {
-        // SAFETY: writable for sizeof(ffi_raw_closure) bytes (contract).
-        unsafe {
+    // SAFETY: writable for sizeof(ffi_raw_closure) bytes, which `translate` reads through
+    // the code address (contract); the fields are written before the code can run.
+    unsafe {
+        prepare_at(closure.cast(), cif, codeloc, callback, || {
+            (*closure).cif = cif;
             (*closure).fun = fun;
             (*closure).user_data = user_data;
-        }
+            #[cfg(not(target_arch = "x86"))]
+            {
+                (*closure).translate_args = Some(match flavor {
+                    Flavor::Raw => translate_args,
+                    Flavor::Java => translate_args_java,
+                });
+                (*closure).this_closure = closure.cast();
+            }
+        })
     }
-    status
 }
 
-macro_rules! raw_api {
-    ($flavor:expr, $size:ident, $to_raw:ident, $to_ptrarray:ident, $call:ident, $prep:ident, $prep_loc:ident) => {
+/// The size and conversion functions of one flavor.
+macro_rules! raw_conversions {
+    ($flavor:expr, $size:ident, $to_raw:ident, $to_ptrarray:ident) => {
         /// Bytes of the raw argument block for `cif` (0 for null).
         ///
         /// # Safety
@@ -276,7 +318,12 @@ macro_rules! raw_api {
                 unsafe { to_ptrarray(cif, raw, args, $flavor) }
             }
         }
+    };
+}
 
+/// The call and closure functions of one flavor.
+macro_rules! raw_calls {
+    ($flavor:expr, $call:ident, $prep:ident, $prep_loc:ident) => {
         /// `ffi_call` with the arguments in raw slots.
         ///
         /// # Safety
@@ -327,20 +374,28 @@ macro_rules! raw_api {
     };
 }
 
-raw_api!(
+raw_conversions!(
     Flavor::Raw,
     ffi_raw_size,
     ffi_ptrarray_to_raw,
-    ffi_raw_to_ptrarray,
+    ffi_raw_to_ptrarray
+);
+raw_calls!(
+    Flavor::Raw,
     ffi_raw_call,
     ffi_prep_raw_closure,
     ffi_prep_raw_closure_loc
 );
-raw_api!(
+raw_conversions!(
     Flavor::Java,
     ffi_java_raw_size,
     ffi_java_ptrarray_to_raw,
-    ffi_java_raw_to_ptrarray,
+    ffi_java_raw_to_ptrarray
+);
+// libffi's i386 build (FFI_NATIVE_RAW_API) has no Java raw call nor Java raw closures.
+#[cfg(not(target_arch = "x86"))]
+raw_calls!(
+    Flavor::Java,
     ffi_java_raw_call,
     ffi_prep_java_raw_closure,
     ffi_prep_java_raw_closure_loc

@@ -8,19 +8,24 @@
 //! `LIBFFI_BASE_8.0`, and that no symbol bound to any other libffi (the system's, say).
 //!
 //! The programs themselves say what they cover, in their opening comments. gcc is required:
-//! without it these tests fail rather than skip.
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+//! without it these tests fail rather than skip. On i686 the programs are compiled with
+//! `gcc -m32` (gcc-12-multilib) against the same header, which then describes i386, and
+//! the ones about x86_64-only features are not run (the `#[cfg]`s in `c_programs!` below).
+#![cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
 
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// One `#[test]` per program in `tests/c/`, and the list of them.
+/// One `#[test]` per program in `tests/c/`, and the list of them. A program that exists
+/// for one target only carries a `#[cfg]` (with the reason beside it): it still counts as
+/// listed, but has no test elsewhere.
 macro_rules! c_programs {
-    ($($name:ident),* $(,)?) => {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
         const PROGRAMS: &[&str] = &[$(stringify!($name)),*];
         $(
+            $(#[$attr])*
             #[test]
             fn $name() {
                 run_program(stringify!($name));
@@ -36,6 +41,11 @@ c_programs!(
     complex,
     go_closure,
     hide_basic_types,
+    // The i386 calling conventions (stdcall, fastcall, thiscall, ms_cdecl, register).
+    #[cfg(target_arch = "x86")]
+    i386_abis,
+    // __int128 exists on x86_64 only (no FFI_TARGET_HAS_INT128 on i386).
+    #[cfg(target_arch = "x86_64")]
     int128,
     java_raw,
     layout,
@@ -48,6 +58,8 @@ c_programs!(
     structs,
     variadic,
     version,
+    // FFI_WIN64/FFI_GNUW64 are x86_64 conventions.
+    #[cfg(target_arch = "x86_64")]
     win64,
 );
 
@@ -76,6 +88,12 @@ fn every_c_program_has_a_test() {
         file!()
     );
 }
+
+/// gcc's flags for the target the tests were built for.
+#[cfg(target_arch = "x86_64")]
+const GCC_TARGET_FLAGS: &[&str] = &[];
+#[cfg(target_arch = "x86")]
+const GCC_TARGET_FLAGS: &[&str] = &["-m32"];
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -172,6 +190,7 @@ fn run_program(name: &str) {
 
     // Compile and link against the copy.
     let compile = Command::new("gcc")
+        .args(GCC_TARGET_FLAGS)
         .args(["-std=gnu11", "-O1", "-Wall", "-pthread", "-I"])
         .arg(&include)
         .arg(&source)

@@ -22,6 +22,9 @@
 
 #include "check.h"
 
+/* size_t: 8 bytes on x86_64, 4 on i386. */
+#define SIZE_T_TYPE (sizeof(size_t) == 8 ? &ffi_type_uint64 : &ffi_type_uint32)
+
 /* A cif and its plan; the plan is checked for a sane size. */
 struct planned {
   ffi_cif cif;
@@ -125,7 +128,7 @@ static void test_scalars(void) {
   if (plan(&p, &ffi_type_sint8, 1, s8)) {
     int8_t a = 100;
     void *av[1] = {&a};
-    ffi_arg r = 0xA5A5A5A5A5A5A5A5ull;
+    ffi_arg r = (ffi_arg)0xA5A5A5A5A5A5A5A5ull;
     ffi_call_plan_invoke(p.plan, FFI_FN(neg8), &r, av);
     CHECK_INT((ffi_sarg)r, -100);
     unplan(&p);
@@ -134,7 +137,7 @@ static void test_scalars(void) {
   if (plan(&p, &ffi_type_uint16, 1, u16)) {
     uint16_t a = 0xFFFE;
     void *av[1] = {&a};
-    ffi_arg r = 0xA5A5A5A5A5A5A5A5ull;
+    ffi_arg r = (ffi_arg)0xA5A5A5A5A5A5A5A5ull;
     ffi_call_plan_invoke(p.plan, FFI_FN(inc16), &r, av);
     CHECK_INT(r, 0xFFFF);
     unplan(&p);
@@ -212,7 +215,7 @@ static void test_structs_and_long_double(void) {
 static void test_variadic_and_closure(void) {
   /* snprintf through a plan built from a variadic cif. */
   ffi_cif cif;
-  ffi_type *t[5] = {&ffi_type_pointer, &ffi_type_uint64, &ffi_type_pointer, &ffi_type_sint,
+  ffi_type *t[5] = {&ffi_type_pointer, SIZE_T_TYPE   , &ffi_type_pointer, &ffi_type_sint,
                     &ffi_type_double};
   CHECK(ffi_prep_cif_var(&cif, FFI_DEFAULT_ABI, 3, 5, &ffi_type_sint, t) == FFI_OK);
   ffi_call_plan *vp = ffi_call_plan_alloc(&cif);

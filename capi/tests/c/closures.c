@@ -83,6 +83,11 @@ static void cb_ret_uarg(ffi_cif *cif, void *ret, void **args, void *ud) {
   (void)cif; (void)args;
   *(ffi_arg *)ret = *(ffi_arg *)ud;
 }
+/* A 64-bit return: a whole uint64_t (wider than ffi_arg on i386). */
+static void cb_ret_u64(ffi_cif *cif, void *ret, void **args, void *ud) {
+  (void)cif; (void)args;
+  *(uint64_t *)ret = *(uint64_t *)ud;
+}
 static void cb_ret_float(ffi_cif *cif, void *ret, void **args, void *ud) {
   (void)cif; (void)ud;
   *(float *)ret = *(float *)args[0] * 4.0f;
@@ -246,8 +251,8 @@ static void test_narrow_returns(void) {
     CHECK_INT(rv, 0xFFFFFFFFu);
     ffi_closure_free(m.writable);
   }
-  u = 0x8000000000000001ull;
-  if (make(&m, &ffi_type_uint64, 0, NULL, cb_ret_uarg, &u)) {
+  uint64_t u64 = 0x8000000000000001ull;
+  if (make(&m, &ffi_type_uint64, 0, NULL, cb_ret_u64, &u64)) {
     CHECK(((uint64_t(*)(void))m.code)() == 0x8000000000000001ull);
     ffi_closure_free(m.writable);
   }

@@ -25,14 +25,14 @@ union int_double { int i; double d; };
 union two_doubles { double a; double b; };
 union int_float { int i; float f; };
 struct bits { int a : 3; int b : 5; int c; };
-struct bits16 { long x : 40; long y : 24; int z; };
+struct bits16 { long long x : 40; long long y : 24; int z; };
 struct __attribute__((packed)) packed { char c; int i; };
 
 static double read_int_double(union int_double u, int which) { return which ? u.d : u.i; }
 static double sum_two_doubles(union two_doubles u, double k) { return u.a * k; }
 static union int_float make_int_float(int i) { union int_float u; u.i = i; return u; }
 static long sum_bits(struct bits s) { return s.a * 1000 + s.b * 10 + s.c; }
-static long sum_bits16(int k, struct bits16 s) { return k + s.x + s.y + s.z; }
+static long long sum_bits16(int k, struct bits16 s) { return k + s.x + s.y + s.z; }
 
 /* A struct type with a preset layout. */
 static ffi_type preset(size_t size, unsigned short align, ffi_type **elements) {
@@ -45,7 +45,7 @@ int main(void) {
 
   /* union { int; double } as ctypes describes it: both members, union size. */
   ffi_type *int_double_el[3] = {&ffi_type_sint, &ffi_type_double, NULL};
-  ffi_type int_double_t = preset(sizeof(union int_double), 8, int_double_el);
+  ffi_type int_double_t = preset(sizeof(union int_double), _Alignof(union int_double), int_double_el);
   ffi_type *args1[2] = {&int_double_t, &ffi_type_sint};
   CHECK(ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 2, &ffi_type_double, args1) == FFI_OK);
   union int_double ud;
@@ -62,7 +62,7 @@ int main(void) {
 
   /* union { double; double }: SSE, next to a double argument. */
   ffi_type *two_doubles_el[3] = {&ffi_type_double, &ffi_type_double, NULL};
-  ffi_type two_doubles_t = preset(sizeof(union two_doubles), 8, two_doubles_el);
+  ffi_type two_doubles_t = preset(sizeof(union two_doubles), _Alignof(union two_doubles), two_doubles_el);
   ffi_type *args2[2] = {&two_doubles_t, &ffi_type_double};
   CHECK(ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 2, &ffi_type_double, args2) == FFI_OK);
   union two_doubles u2 = {1.5};
@@ -95,16 +95,18 @@ int main(void) {
   ffi_call(&cif, FFI_FN(sum_bits), &rl, av4);
   CHECK((long)rl == sum_bits(b));
 
-  /* A 16-byte bit-field struct after an int: two INTEGER eightbytes. */
-  ffi_type *bits16_el[4] = {&ffi_type_slong, &ffi_type_slong, &ffi_type_sint, NULL};
-  ffi_type bits16_t = preset(sizeof(struct bits16), 8, bits16_el);
+  /* A 16-byte bit-field struct after an int: two INTEGER eightbytes (i386: 12 bytes,
+   * 4-aligned, on the stack). */
+  ffi_type *bits16_el[4] = {&ffi_type_sint64, &ffi_type_sint64, &ffi_type_sint, NULL};
+  ffi_type bits16_t = preset(sizeof(struct bits16), _Alignof(struct bits16), bits16_el);
   ffi_type *args5[2] = {&ffi_type_sint, &bits16_t};
-  CHECK(ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 2, &ffi_type_slong, args5) == FFI_OK);
-  struct bits16 b16 = {-5000000000L, 1000000, -12};
+  CHECK(ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 2, &ffi_type_sint64, args5) == FFI_OK);
+  struct bits16 b16 = {-5000000000LL, 1000000, -12};
   int k5 = 3;
   void *av5[2] = {&k5, &b16};
-  ffi_call(&cif, FFI_FN(sum_bits16), &rl, av5);
-  CHECK((long)rl == sum_bits16(k5, b16));
+  long long rll = 0;
+  ffi_call(&cif, FFI_FN(sum_bits16), &rll, av5);
+  CHECK(rll == sum_bits16(k5, b16));
 
   /* Refused: a packed struct, and floats at unknown offsets. */
   ffi_type *packed_el[3] = {&ffi_type_schar, &ffi_type_sint, NULL};

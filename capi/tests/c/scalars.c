@@ -3,10 +3,10 @@
  * Checks:
  *   - each integer type (u8..s64, and the char/short/int/long aliases), float, double and
  *     pointer as argument and as return value;
- *   - integral returns narrower than 64 bits fill the whole ffi_arg: zero-extended for
+ *   - integral returns narrower than ffi_arg (64 bits; 32 on i386) fill the whole ffi_arg: zero-extended for
  *     unsigned types, sign-extended for signed ones (rvalue is pre-filled with garbage);
  *   - narrow integer arguments in registers reach the callee sign- or zero-extended to
- *     64 bits (libffi's behaviour, on which clang-compiled callees rely for 32 bits);
+ *     64 bits (i386: to their 32-bit stack slot; libffi's behaviour, on which clang-compiled callees rely for 32 bits);
  *   - a mixed signature whose integer and floating-point arguments overflow the six GPRs
  *     and eight XMM registers onto the stack;
  *   - rvalue == NULL discards the result of int, double, small and large struct returns;
@@ -61,11 +61,18 @@ static void *ret_pointer(void *p) { return (char *)p + 1; }
 static unsigned char ret_uchar(signed char a, short b) { return (unsigned char)(a + b); }
 static long ret_long(unsigned int a, int b, unsigned long c) { return (long)a + b + (long)c; }
 
-/* Sees the full registers: described to libffi as taking narrow types. */
+/* Sees the full registers (x86_64) or 4-byte stack slots (i386): described to libffi as
+ * taking narrow types. */
 static uint64_t seen[6];
+#if defined(__x86_64__)
 static void see_regs(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f) {
   seen[0] = a; seen[1] = b; seen[2] = c; seen[3] = d; seen[4] = e; seen[5] = f;
 }
+#else
+static void see_regs(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e, uint32_t f) {
+  seen[0] = a; seen[1] = b; seen[2] = c; seen[3] = d; seen[4] = e; seen[5] = f;
+}
+#endif
 
 /* 10 integers of every width and 10 floating-point values, interleaved: the 7th+ integers and
  * 9th+ floating-point values are passed on the stack. Records every value. */
@@ -103,18 +110,24 @@ static struct large disc_large(void) {
 
 /* ---- Helpers ---- */
 
-/* Calls fn(arg) for a one-argument signature; rvalue is pre-filled with GARBAGE. */
-static ffi_arg call1(ffi_type *rtype, ffi_type *atype, void (*fn)(void), void *arg) {
+/* Calls fn(arg) for a one-argument signature; rvalue (8 bytes: room for a 64-bit result
+ * where ffi_arg is 4 bytes, on i386) is pre-filled with GARBAGE. Returns the whole buffer
+ * for a result wider than ffi_arg, else the ffi_arg at its start (zero-extended). */
+static uint64_t call1(ffi_type *rtype, ffi_type *atype, void (*fn)(void), void *arg) {
   ffi_cif cif;
   ffi_type *args[1] = {atype};
-  ffi_arg rv = GARBAGE;
+  uint64_t rv = GARBAGE;
   ffi_status st = ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 1, rtype, args);
   CHECK(st == FFI_OK);
   if (st != FFI_OK)
     return 0;
   void *avalue[1] = {arg};
   ffi_call(&cif, fn, &rv, avalue);
-  return rv;
+  if (rtype->size > sizeof(ffi_arg))
+    return rv;
+  ffi_arg narrow;
+  memcpy(&narrow, &rv, sizeof narrow);
+  return narrow;
 }
 
 static void test_integer_returns(void) {
@@ -123,17 +136,17 @@ static void test_integer_returns(void) {
   u8 = 0x7F;
   CHECK_U64(call1(&ffi_type_uint8, &ffi_type_uint8, FFI_FN(ret_u8), &u8), 0x80);
   int8_t s8 = 5;
-  CHECK_U64(call1(&ffi_type_sint8, &ffi_type_sint8, FFI_FN(ret_s8), &s8), (uint64_t)-5);
+  CHECK_U64(call1(&ffi_type_sint8, &ffi_type_sint8, FFI_FN(ret_s8), &s8), (ffi_arg)-5);
   s8 = -128 + 1;
   CHECK_U64(call1(&ffi_type_sint8, &ffi_type_sint8, FFI_FN(ret_s8), &s8), 127);
   uint16_t u16 = 0xFFFE;
   CHECK_U64(call1(&ffi_type_uint16, &ffi_type_uint16, FFI_FN(ret_u16), &u16), 0xFFFF);
   int16_t s16 = 300;
-  CHECK_U64(call1(&ffi_type_sint16, &ffi_type_sint16, FFI_FN(ret_s16), &s16), (uint64_t)-300);
+  CHECK_U64(call1(&ffi_type_sint16, &ffi_type_sint16, FFI_FN(ret_s16), &s16), (ffi_arg)-300);
   uint32_t u32 = 0xFFFFFFF0u;
   CHECK_U64(call1(&ffi_type_uint32, &ffi_type_uint32, FFI_FN(ret_u32), &u32), 0xFFFFFFF1u);
   int32_t s32 = 7;
-  CHECK_U64(call1(&ffi_type_sint32, &ffi_type_sint32, FFI_FN(ret_s32), &s32), (uint64_t)-7);
+  CHECK_U64(call1(&ffi_type_sint32, &ffi_type_sint32, FFI_FN(ret_s32), &s32), (ffi_arg)-7);
   s32 = INT32_MIN + 1;
   CHECK_U64(call1(&ffi_type_sint32, &ffi_type_sint32, FFI_FN(ret_s32), &s32), INT32_MAX);
   uint64_t u64 = UINT64_MAX - 1;
@@ -143,7 +156,7 @@ static void test_integer_returns(void) {
 
   /* The ffi_sarg view of a signed narrow return. */
   s16 = 1;
-  CHECK((ffi_sarg)call1(&ffi_type_sint16, &ffi_type_sint16, FFI_FN(ret_s16), &s16) == -1);
+  CHECK((ffi_sarg)(ffi_arg)call1(&ffi_type_sint16, &ffi_type_sint16, FFI_FN(ret_s16), &s16) == -1);
 
   /* Pointer. */
   char buf[4];
@@ -158,7 +171,7 @@ static void test_integer_returns(void) {
   signed char sc = -1;
   short sh = 0x100;
   void *av2[2] = {&sc, &sh};
-  ffi_arg rv = GARBAGE;
+  ffi_arg rv = (ffi_arg)GARBAGE;
   ffi_call(&cif, FFI_FN(ret_uchar), &rv, av2);
   CHECK_U64(rv, 0xFF);
 
@@ -170,7 +183,7 @@ static void test_integer_returns(void) {
   void *av3[3] = {&ui, &si, &ul};
   long lv = 0;
   ffi_call(&cif, FFI_FN(ret_long), &lv, av3);
-  CHECK_U64(lv, (uint64_t)-1);
+  CHECK_INT(lv, -1);
 }
 
 static void test_float_returns(void) {
@@ -199,7 +212,8 @@ static void test_float_returns(void) {
   CHECK_DBL(dr, -6.0);
 }
 
-/* Narrow integer arguments arrive extended to 64 bits in their registers. */
+/* Narrow integer arguments arrive extended to 64 bits in their registers (i386: to 32 bits
+ * in their stack slots). */
 static void test_argument_extension(void) {
   ffi_cif cif;
   ffi_type *args[6] = {&ffi_type_sint8, &ffi_type_uint8, &ffi_type_sint16,
@@ -220,12 +234,12 @@ static void test_argument_extension(void) {
   CHECK_U64((uint32_t)seen[3], 0xFFFD);
   CHECK_U64((uint32_t)seen[4], (uint32_t)-4);
   CHECK_U64((uint32_t)seen[5], 0xFFFFFFFCu);
-  /* libffi extends to the whole register. */
-  CHECK_U64(seen[0], (uint64_t)-2);
+  /* libffi extends to the whole register (x86_64) or stack slot (i386: ffi_arg). */
+  CHECK_U64(seen[0], (ffi_arg)-2);
   CHECK_U64(seen[1], 0xFE);
-  CHECK_U64(seen[2], (uint64_t)-3);
+  CHECK_U64(seen[2], (ffi_arg)-3);
   CHECK_U64(seen[3], 0xFFFD);
-  CHECK_U64(seen[4], (uint64_t)-4);
+  CHECK_U64(seen[4], (ffi_arg)-4);
   CHECK_U64(seen[5], 0xFFFFFFFCu);
 }
 
@@ -268,7 +282,7 @@ static void test_void_and_null_rvalue(void) {
   CHECK(ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 1, &ffi_type_void, iarg) == FFI_OK);
   int x = 17;
   void *av[1] = {&x};
-  ffi_arg rv = GARBAGE;
+  ffi_arg rv = (ffi_arg)GARBAGE;
   ffi_call(&cif, FFI_FN(ret_void), &rv, av);
   CHECK(void_called == 17);
 

@@ -21,6 +21,9 @@
 
 #include "check.h"
 
+/* size_t: 8 bytes on x86_64, 4 on i386. */
+#define SIZE_T_TYPE (sizeof(size_t) == 8 ? &ffi_type_uint64 : &ffi_type_uint32)
+
 /* ---- Variadic callees ---- */
 
 /* Sum of n doubles, each weighted by its position. */
@@ -104,11 +107,11 @@ static void test_snprintf(void) {
   int i = -42;
   double d = 3.14159;
   const char *s = "hello";
-  long l = 1234567890123L;
+  long l = LONG_MAX / 7; /* more than 32 bits on x86_64 */
   void *p = &d;
   unsigned x = 0xBEEF;
   double g = 1e-5;
-  ffi_type *t[10] = {&ffi_type_pointer, &ffi_type_uint64, &ffi_type_pointer,
+  ffi_type *t[10] = {&ffi_type_pointer, SIZE_T_TYPE   , &ffi_type_pointer,
                      &ffi_type_sint,    &ffi_type_double, &ffi_type_pointer,
                      &ffi_type_slong,   &ffi_type_pointer, &ffi_type_uint,
                      &ffi_type_double};
@@ -174,7 +177,7 @@ static void test_own_variadics(void) {
   /* Mixed, 14 variadic values. */
   const char *fmt = "idldpidldpiddl";
   int i1 = -5, i2 = 6, i3 = 7;
-  long l1 = 1L << 40, l2 = -3, l3 = 99;
+  long l1 = LONG_MAX / 3, l2 = -3, l3 = 99;
   double d1 = 0.5, d2 = -1.5, d3 = 2.25, d4 = 1e10, d5 = -7.0;
   long pv1 = 11, pv2 = 12;
   long *p1 = &pv1, *p2 = &pv2;

@@ -7,12 +7,14 @@
  *   - ffi_get_closure_size() == sizeof(ffi_closure);
  *   - the header: FFI_VERSION_STRING / FFI_VERSION_NUMBER agree, FFI_TYPE_UINT128 16,
  *     FFI_TYPE_SINT128 17, FFI_TYPE_VECTOR 18, FFI_TYPE_LAST 18, FFI_EXEC_TRAMPOLINE_TABLE 0,
- *     FFI_TARGET_HAS_INT128, FFI_CL and FFI_FN are inverse casts, ffi_call_plan is declared.
+ *     FFI_TARGET_HAS_INT128 (x86_64 only; the library exports ffi_type_[su]int128 exactly
+ *     when it is defined), FFI_CL and FFI_FN are inverse casts, ffi_call_plan is declared.
  *
  * Needs libffi >= 3.8 (ffi_get_version is 3.5, the header constants 3.8). */
 
 #include <ffi.h>
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,8 +26,11 @@ _Static_assert(FFI_TYPE_VECTOR == 18, "FFI_TYPE_VECTOR");
 _Static_assert(FFI_TYPE_LAST == 18, "FFI_TYPE_LAST");
 _Static_assert(FFI_EXEC_TRAMPOLINE_TABLE == 0, "FFI_EXEC_TRAMPOLINE_TABLE");
 _Static_assert(FFI_VERSION_NUMBER == 30800, "FFI_VERSION_NUMBER");
-#ifndef FFI_TARGET_HAS_INT128
+#if defined(__x86_64__) && !defined(FFI_TARGET_HAS_INT128)
 #error "FFI_TARGET_HAS_INT128 must be defined on x86_64"
+#endif
+#if defined(__i386__) && defined(FFI_TARGET_HAS_INT128)
+#error "FFI_TARGET_HAS_INT128 must not be defined on i386 (no __int128 there)"
 #endif
 #ifndef FFI_API
 #error "FFI_API must be defined"
@@ -75,6 +80,15 @@ int main(void) {
   ffi_call(&cif, FFI_FN(p), &r, NULL);
   CHECK_INT((int)r, 42);
   CHECK(no_plan == NULL);
+
+  /* The __int128 type objects exist where the header says so (x86_64), and only there. */
+#ifdef FFI_TARGET_HAS_INT128
+  CHECK(dlsym(RTLD_DEFAULT, "ffi_type_uint128") != NULL);
+  CHECK(dlsym(RTLD_DEFAULT, "ffi_type_sint128") != NULL);
+#else
+  CHECK(dlsym(RTLD_DEFAULT, "ffi_type_uint128") == NULL);
+  CHECK(dlsym(RTLD_DEFAULT, "ffi_type_sint128") == NULL);
+#endif
 
   return finish("version");
 }
