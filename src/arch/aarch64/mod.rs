@@ -32,6 +32,7 @@
 //!
 //! [`reloc`] documents how each PC-relative instruction of the prologue is moved.
 
+pub mod aapcs64;
 pub mod reloc;
 
 #[cfg(target_arch = "aarch64")]
