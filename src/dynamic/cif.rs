@@ -8,7 +8,7 @@ use core::fmt;
 use super::plan::{CallPlan, PlanError, ValueTypeError};
 use super::types::Type;
 use super::Abi;
-use crate::arch::x86::dyncall::{self, Convention};
+use crate::arch::dyncall::{self, Convention};
 
 /// A Cif's argument types: inline up to six (no allocation for common signatures).
 type ArgTypes = smallvec::SmallVec<[Type; 6]>;

@@ -11,7 +11,7 @@ use super::cif::{CallError, Cif, CodePtr};
 use super::plan::ArgSource;
 use super::typed::CType;
 use super::types::Type;
-use crate::arch::x86::dyncall::{self, ClosureHeader, TRAMPOLINE_SIZE};
+use crate::arch::dyncall::{self, ClosureHeader, TRAMPOLINE_SIZE};
 #[cfg(feature = "global_jit_alloc")]
 use crate::jit_alloc::GlobalJitAlloc;
 use crate::jit_alloc::{JitAlloc, JitAllocError, ProtectJitAccess};

@@ -214,8 +214,8 @@ impl Abi {
 
     /// The executor's convention for this ABI, if the target implements it.
     #[cfg(target_arch = "x86_64")]
-    pub(crate) fn convention(self) -> Option<crate::arch::x86::dyncall::Convention> {
-        use crate::arch::x86::dyncall::Convention;
+    pub(crate) fn convention(self) -> Option<crate::arch::dyncall::Convention> {
+        use crate::arch::dyncall::Convention;
         match self {
             Abi::SysV64 => Some(Convention::SysV64),
             Abi::Win64 => Some(Convention::Win64),
@@ -225,7 +225,7 @@ impl Abi {
 
     /// The executor's convention for this ABI, if the target implements it.
     #[cfg(all(target_arch = "x86", not(windows)))]
-    pub(crate) fn convention(self) -> Option<crate::arch::x86::dyncall::Convention> {
+    pub(crate) fn convention(self) -> Option<crate::arch::dyncall::Convention> {
         use crate::arch::x86::i386::Convention;
         Some(match self {
             Abi::SysV => Convention::SysV,
