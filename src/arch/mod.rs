@@ -37,13 +37,13 @@ pub(crate) use self::aarch64::native;
 #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
 pub(crate) use self::x86::dyncall;
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(all(target_arch = "aarch64", target_os = "linux"))]
 pub(crate) use self::aarch64::dyncall;
 
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "x86", not(windows)),
-    target_arch = "aarch64"
+    all(target_arch = "aarch64", target_os = "linux")
 ))]
 pub(crate) mod marshal;
 

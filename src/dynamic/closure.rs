@@ -436,5 +436,5 @@ macro_rules! invoke_state {
 
 #[cfg(target_arch = "x86_64")]
 invoke_state!("sysv64");
-#[cfg(target_arch = "x86")]
+#[cfg(any(target_arch = "x86", target_arch = "aarch64"))]
 invoke_state!("C");

@@ -9,8 +9,8 @@
 use core::ffi::c_void;
 use core::mem::offset_of;
 
-use crate::arch::marshal::fill_frame;
 use super::{extend, Convention, RetRegs};
+use crate::arch::marshal::fill_frame;
 use crate::dynamic::plan::{CallPlan, RetPlan, RetReg};
 
 /// What a call trampoline reads and writes.
