@@ -715,4 +715,62 @@ mod tests {
         padded.0[LONG_DOUBLE_BYTES - 1] = 0xAA;
         assert_eq!(padded, one);
     }
+
+    /// binary128 fields: sign, biased exponent (bias 16383), 112-bit fraction.
+    fn quad(negative: bool, exp: u128, frac: u128) -> u128 {
+        (u128::from(negative) << 127) | (exp << 112) | frac
+    }
+
+    #[test]
+    fn binary128_conversions() {
+        // Encodings as gcc emits them for aarch64 (1.0L: .word 0, 0, 0, 0x3fff0000).
+        assert_eq!(binary128_from_f64(1.0), quad(false, 0x3FFF, 0));
+        assert_eq!(binary128_from_f64(-2.5), quad(true, 0x4000, 1 << 110));
+        assert_eq!(binary128_from_f64(0.0), 0);
+        assert_eq!(binary128_from_f64(-0.0), 1 << 127);
+        assert_eq!(binary128_from_f64(f64::INFINITY), quad(false, 0x7FFF, 0));
+        // The smallest f64 subnormal, 2^-1074, is a normal binary128 number.
+        assert_eq!(
+            binary128_from_f64(f64::from_bits(1)),
+            quad(false, 16383 - 1074, 0)
+        );
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.1,
+            3.5,
+            1e300,
+            -1e-300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::MIN_POSITIVE / 8.0,
+            f64::from_bits(1),
+            f64::from_bits(0x000F_FFFF_FFFF_FFFF),
+            f64::NEG_INFINITY,
+        ] {
+            let back = binary128_to_f64(binary128_from_f64(x));
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:e}");
+        }
+        assert!(binary128_to_f64(binary128_from_f64(f64::NAN)).is_nan());
+        // Rounding to nearest, ties to even: fraction bit 60 is the last one a double keeps.
+        let one = quad(false, 0x3FFF, 0);
+        assert_eq!(binary128_to_f64(one | 1), 1.0);
+        assert_eq!(binary128_to_f64(one | (1 << 59)), 1.0); // a tie, to even
+        let tie_up = one | (1 << 60) | (1 << 59);
+        assert_eq!(binary128_to_f64(tie_up), 1.0 + 2f64.powi(-51));
+        assert_eq!(binary128_to_f64(one | (1 << 59) | 1), 1.0 + 2f64.powi(-52));
+        // Out of the double range: infinity above, zero (or a rounded subnormal) below.
+        assert_eq!(
+            binary128_to_f64(quad(true, 0x3FFF + 1024, 0)),
+            f64::NEG_INFINITY
+        );
+        assert_eq!(binary128_to_f64(quad(false, 0x3FFF - 1080, 0)), 0.0);
+        assert_eq!(
+            binary128_to_f64(quad(false, 16383 - 1075, 1)),
+            f64::from_bits(1) // just above half the smallest subnormal
+        );
+        assert_eq!(binary128_to_f64(quad(false, 16383 - 1075, 0)), 0.0); // a tie, to even
+        assert_eq!(binary128_to_f64(quad(false, 0, 1)), 0.0); // binary128 subnormal
+    }
 }
