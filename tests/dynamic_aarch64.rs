@@ -125,6 +125,14 @@ extern "C" {
     fn a64_call_vfmt(fp: CodePtr) -> f64;
 }
 
+/// Calls the C `caller` with a closure's code: every test passes a closure with the
+/// signature that caller calls.
+fn via<R>(caller: unsafe extern "C" fn(CodePtr) -> R, closure: CodePtr) -> R {
+    // SAFETY: `closure` has the signature `caller` calls (each test's contract) and lives
+    // across the call.
+    unsafe { caller(closure) }
+}
+
 fn code(f: unsafe extern "C" fn()) -> CodePtr {
     CodePtr::new(f as *const c_void)
 }
@@ -229,6 +237,7 @@ fn integers_of_every_width_including_the_stack() {
     assert_eq!(call::<i64>(&cif, code(a64_ints), &args), ints_formula(a));
     // The same through the checked call.
     use closure_ffi::dynamic::arg;
+    // SAFETY: the Cif describes a64_ints and the arguments have its types.
     let checked: i64 = unsafe {
         cif.call(
             code(a64_ints),
@@ -670,11 +679,8 @@ fn closure_of_every_integer_width() {
         -5i8,
         65535u16,
     );
-    // SAFETY: the closure has the signature a64_call_ints calls.
-    assert_eq!(
-        unsafe { a64_call_ints(closure.code_ptr()) },
-        ints_formula(want)
-    );
+    // The closure has the signature a64_call_ints calls (see `via`).
+    assert_eq!(via(a64_call_ints, closure.code_ptr()), ints_formula(want));
     assert_eq!(seen.get(), Some(want));
 }
 
@@ -748,8 +754,8 @@ fn closure_of_floats_and_long_doubles_past_v7() {
         .enumerate()
         .map(|(k, x)| (k as f64 + 1.0) * x)
         .sum();
-    // SAFETY: the closure has the signature a64_call_fp calls.
-    assert_eq!(unsafe { a64_call_fp(closure.code_ptr()) }, sum);
+    // The closure has the signature a64_call_fp calls (see `via`).
+    assert_eq!(via(a64_call_fp, closure.code_ptr()), sum);
     assert_eq!(*seen.borrow(), want);
 
     // long double in and out at full precision: x * 3 - 2 for x = 1 + 2^-100.
@@ -768,8 +774,8 @@ fn closure_of_floats_and_long_doubles_past_v7() {
         ret.set(quad(false, 0x3FFF, 3 << 12)).unwrap();
     })
     .unwrap();
-    // SAFETY: the closure has the signature a64_call_ld calls.
-    assert_eq!(unsafe { a64_call_ld(closure.code_ptr()) }, 1);
+    // The closure has the signature a64_call_ld calls (see `via`).
+    assert_eq!(via(a64_call_ld, closure.code_ptr()), 1);
     assert!(ok.get());
 }
 
@@ -788,9 +794,9 @@ fn closures_of_homogeneous_aggregates() {
         .unwrap();
     })
     .unwrap();
-    // SAFETY (this and the calls below): each closure has the signature its caller calls.
+    // Each closure has the signature its caller calls (see `via`).
     assert_eq!(
-        unsafe { a64_call_f3(f3.code_ptr()) },
+        via(a64_call_f3, f3.code_ptr()),
         F3 {
             a: -2.0,
             b: -4.0,
@@ -810,7 +816,7 @@ fn closures_of_homogeneous_aggregates() {
     })
     .unwrap();
     assert_eq!(
-        unsafe { a64_call_f4(f4.code_ptr()) },
+        via(a64_call_f4, f4.code_ptr()),
         F4 {
             a: 41.0,
             b: 32.0,
@@ -829,7 +835,7 @@ fn closures_of_homogeneous_aggregates() {
     })
     .unwrap();
     assert_eq!(
-        unsafe { a64_call_d3(d3.code_ptr()) },
+        via(a64_call_d3, d3.code_ptr()),
         D3 {
             a: [3.0, 5.0],
             b: 7.0
@@ -848,7 +854,7 @@ fn closures_of_homogeneous_aggregates() {
     })
     .unwrap();
     assert_eq!(
-        unsafe { a64_call_d4(d4.code_ptr()) },
+        via(a64_call_d4, d4.code_ptr()),
         D4 {
             a: 4.0,
             b: 3.0,
@@ -867,7 +873,7 @@ fn closures_of_homogeneous_aggregates() {
     })
     .unwrap();
     assert_eq!(
-        unsafe { a64_call_cf(cf.code_ptr()) },
+        via(a64_call_cf, cf.code_ptr()),
         Complex { re: 3.0, im: -4.0 }
     );
 
@@ -934,11 +940,8 @@ fn closures_of_small_composites_and_even_pairs() {
             d: 0.25,
         },
     );
-    // SAFETY (this and the calls below): each closure has the signature its caller calls.
-    assert_eq!(
-        unsafe { a64_call_mix(mix.code_ptr()) },
-        mix_formula(a, b, c)
-    );
+    // Each closure has the signature its caller calls (see `via`).
+    assert_eq!(via(a64_call_mix, mix.code_ptr()), mix_formula(a, b, c));
     assert_eq!(seen.get(), Some((a, b, c)));
 
     let cif = Cif::new(d, [Type::I64, Type::I128, Type::I64], Type::I128).unwrap();
@@ -954,7 +957,7 @@ fn closures_of_small_composites_and_even_pairs() {
     .unwrap();
     let b: i128 = (0x0123_4567_89ab_cdef_i128 << 64) | 0xfedc_ba98_7654_3210;
     assert_eq!(
-        unsafe { a64_call_i128(i128c.code_ptr()) },
+        via(a64_call_i128, i128c.code_ptr()),
         b.wrapping_mul(3) - 1 - 7
     );
 
@@ -968,7 +971,7 @@ fn closures_of_small_composites_and_even_pairs() {
     })
     .unwrap();
     assert_eq!(
-        unsafe { a64_call_i128s(i128s.code_ptr()) },
+        via(a64_call_i128s, i128s.code_ptr()),
         I128S {
             v: ((-2i128) << 64 | 5) - 9
         }
@@ -996,8 +999,8 @@ fn closure_of_large_composites_reads_references_and_writes_through_x8() {
         ret.set(big_formula(x, k, y)).unwrap();
     })
     .unwrap();
-    // SAFETY: the closure has the signature a64_call_big calls.
-    assert_eq!(unsafe { a64_call_big(closure.code_ptr()) }, 1);
+    // The closure has the signature a64_call_big calls (see `via`).
+    assert_eq!(via(a64_call_big, closure.code_ptr()), 1);
 }
 
 #[test]
@@ -1019,9 +1022,9 @@ fn closures_after_exhausted_registers() {
         .unwrap();
     })
     .unwrap();
-    // SAFETY (this and the calls below): each closure has the signature its caller calls.
+    // Each closure has the signature its caller calls (see `via`).
     assert_eq!(
-        unsafe { a64_call_exh_v(v.code_ptr()) },
+        via(a64_call_exh_v, v.code_ptr()),
         15.5 + 10.0 + 200.0 + 3000.0 + 60000.0
     );
 
@@ -1043,7 +1046,7 @@ fn closures_after_exhausted_registers() {
     })
     .unwrap();
     assert_eq!(
-        unsafe { a64_call_exh_x(x.code_ptr()) },
+        via(a64_call_exh_x, x.code_ptr()),
         21 + 14 + 30 - 400 + 5000 + 60000 + 800000
     );
 
@@ -1058,10 +1061,7 @@ fn closures_after_exhausted_registers() {
             .unwrap();
     })
     .unwrap();
-    assert_eq!(
-        unsafe { a64_call_exh_i128(q.code_ptr()) },
-        28 + 33 + 65 + 119
-    );
+    assert_eq!(via(a64_call_exh_i128, q.code_ptr()), 28 + 33 + 65 + 119);
 }
 
 #[test]
@@ -1100,7 +1100,7 @@ fn variadic_closure_called_from_c() {
     .unwrap();
     let want = 3.0 - 1.0 - 3.0 * (1u64 << 40) as f64 + 4.0 * 2.75 + 5.0 * 4096.0 + 6.0 * 6.5;
     // SAFETY: the closure has the shape of the one call a64_call_vfmt makes.
-    assert_eq!(unsafe { a64_call_vfmt(closure.code_ptr()) }, want);
+    assert_eq!(via(a64_call_vfmt, closure.code_ptr()), want);
 }
 
 #[test]
@@ -1124,9 +1124,9 @@ fn raw_closure_and_from_raw_abi() {
         Type::I64,
     )
     .unwrap();
-    let mut ud = 1000i64;
+    let ud = 1000i64;
     // SAFETY: `ud` outlives the closure.
-    let closure = unsafe { Closure::from_raw(cif.clone(), cb, p(&mut ud)) }.unwrap();
+    let closure = unsafe { Closure::from_raw(cif.clone(), cb, p(&ud)) }.unwrap();
     let got: i64 = call(&cif, closure.code_ptr(), &[p(&5i64), p(&(1i128 << 70 | 6))]);
     assert_eq!(got, 1011);
     assert_eq!(Abi::from_raw(2), Err(CifError::BadAbi(2)));
