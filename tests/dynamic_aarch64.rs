@@ -1198,3 +1198,50 @@ fn long_double_is_binary128() {
     assert_eq!(one_plus_tiny().to_f64(), 1.0);
     let _ = st(&[Type::LONG_DOUBLE]);
 }
+
+#[test]
+fn frames_and_closure_scratch_larger_than_a_page() {
+    // 700 arguments: 692 on the stack (5.5 KiB of frame) and 5.6 KiB of closure scratch
+    // (the pointer array), both reserved page by page.
+    const N: usize = 700;
+    let types: Vec<Type> = (0..N)
+        .map(|i| if i % 2 == 0 { Type::I64 } else { Type::F64 })
+        .collect();
+    let cif = Cif::new(Abi::DEFAULT, types, Type::F64).unwrap();
+    let closure = Closure::new(cif.clone(), |args: &Args<'_>, ret: Ret<'_>| {
+        let sum: f64 = (0..N)
+            .map(|i| {
+                let x = if i % 2 == 0 {
+                    args.get::<i64>(i).unwrap() as f64
+                } else {
+                    args.get::<f64>(i).unwrap()
+                };
+                (i as f64 + 1.0) * x
+            })
+            .sum();
+        ret.set(sum).unwrap();
+    })
+    .unwrap();
+    let ints: Vec<i64> = (0..N as i64).map(|i| i * 3 - 700).collect();
+    let floats: Vec<f64> = (0..N).map(|i| i as f64 * 0.5 - 7.25).collect();
+    let args: Vec<*mut c_void> = (0..N)
+        .map(|i| {
+            if i % 2 == 0 {
+                p(&ints[i])
+            } else {
+                p(&floats[i])
+            }
+        })
+        .collect();
+    let want: f64 = (0..N)
+        .map(|i| {
+            let x = if i % 2 == 0 {
+                ints[i] as f64
+            } else {
+                floats[i]
+            };
+            (i as f64 + 1.0) * x
+        })
+        .sum();
+    assert_eq!(call::<f64>(&cif, closure.code_ptr(), &args), want);
+}
