@@ -435,8 +435,8 @@ impl Cif {
     /// (libffi's `ffi_call`).
     ///
     /// Integer results narrower than a register are widened to libffi's `ffi_arg` (sign- or
-    /// zero-extended to 8 bytes on x86_64 and aarch64, to 4 bytes on i386); `rvalue` may be null to
-    /// discard the result.
+    /// zero-extended to 8 bytes on x86_64 and aarch64, to 4 bytes on i386); `rvalue` may be
+    /// null to discard the result.
     ///
     /// # Safety
     /// - `fun` must be a function with exactly this signature and ABI;
