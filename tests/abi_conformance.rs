@@ -3,7 +3,8 @@
 //! Each test generates random signatures for one ABI (on x86_64 System V, or Win64 as
 //! gcc's `ms_abi`; on i386, compiled with `gcc -m32`, System V, stdcall, fastcall, thiscall
 //! and ms_cdecl as gcc's `ms_abi`, without `__int128`, variadic for the caller-pops ones
-//! only): up to 20 arguments of every integer width, `float`, `double`, `long double`,
+//! only; on aarch64 AAPCS64, compiled with `aarch64-linux-gnu-gcc`, which the test binary
+//! starts from under qemu-user): up to 20 arguments of every integer width, `float`, `double`, `long double`,
 //! pointers, complex types, and structs and unions with nested aggregates, arrays, odd
 //! sizes and raised alignments; one in eight is variadic. Generated C, compiled by gcc -O1
 //! into one shared object, holds per signature a callee `f_i` that checks its arguments and
@@ -16,8 +17,8 @@
 //! 2. passes a [`Closure`] with the same Cif to `call_i` and checks the arguments the
 //!    closure receives and that the C caller gets the closure's result.
 //!
-//! Only significant bytes are compared: never padding, 10 of a `long double`'s 16 bytes,
-//! one member of a union. gcc also checks the library's layout of every aggregate
+//! Only significant bytes are compared: never padding, 10 of an x87 `long double`'s 16
+//! bytes (all 16 of aarch64's binary128), one member of a union. gcc also checks the library's layout of every aggregate
 //! (`_Static_assert`).
 //!
 //! Environment: `ABI_FUZZ_SEED` (decimal or `0x` hex), `ABI_FUZZ_COUNT` (signatures per
@@ -26,14 +27,17 @@
 //! each signature before running it: finds the one that crashes the process).
 //! `scripts/abi-fuzz` runs many seeds in release mode.
 
-// Linux only (x86_64 and i686) for now. On x86_64-pc-windows-gnu under wine the test cannot compile its
+// Linux only (x86_64, i686 and aarch64) for now. On x86_64-pc-windows-gnu under wine the test cannot compile its
 // peer: wine starts a Unix program (the mingw gcc) but returns no process handle ("Invalid
 // handle"), so the test cannot wait for it. The generated C would also need changes there:
 // System V callers marked `sysv_abi` (mingw-w64 gcc 12 crashes with an internal compiler
 // error on ms_abi code calling sysv_abi functions with __int128 arguments), the System V
 // va_list named explicitly, and `va_arg` of values over 8 bytes avoided in the non-native
 // convention. The fixed-signature suites (dynamic_calls, dynamic_closures) run on Windows.
-#![cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#![cfg(all(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    target_os = "linux"
+))]
 
 #[path = "abi_conformance/c_source.rs"]
 mod c_source;
@@ -74,6 +78,12 @@ fn sysv64() {
 #[test]
 fn win64() {
     run(Abi::Win64, "win64");
+}
+
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn aapcs64() {
+    run(Abi::Aapcs64, "aapcs64");
 }
 
 #[cfg(target_arch = "x86")]

@@ -11,7 +11,11 @@
 
 #![cfg(all(
     feature = "proc_macros",
-    any(target_arch = "x86_64", all(target_arch = "x86", target_os = "linux"))
+    any(
+        target_arch = "x86_64",
+        all(target_arch = "x86", target_os = "linux"),
+        all(target_arch = "aarch64", target_os = "linux")
+    )
 ))]
 
 use core::mem::{align_of, offset_of, size_of};

@@ -2,7 +2,11 @@
 //! ABI numbers and mismatched typed accesses. Every one is an error value with libffi's
 //! status, never a panic.
 
-#![cfg(any(target_arch = "x86_64", all(target_arch = "x86", target_os = "linux")))]
+#![cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", target_os = "linux"),
+    all(target_arch = "aarch64", target_os = "linux")
+))]
 
 use core::ffi::c_void;
 
@@ -26,16 +30,22 @@ const ABIS: &[Abi] = &[
     Abi::ThisCall,
     Abi::MsCdecl,
 ];
-/// A second ABI of the target that can call variadic functions.
+#[cfg(target_arch = "aarch64")]
+const ABIS: &[Abi] = &[Abi::Aapcs64];
+/// A second ABI of the target that can call variadic functions (aarch64 has one ABI).
 #[cfg(target_arch = "x86_64")]
 const OTHER: Abi = Abi::Win64;
 #[cfg(target_arch = "x86")]
 const OTHER: Abi = Abi::MsCdecl;
+#[cfg(target_arch = "aarch64")]
+const OTHER: Abi = Abi::Aapcs64;
 /// The target's ABIs that can call variadic functions.
 #[cfg(target_arch = "x86_64")]
 const VARIADIC_ABIS: &[Abi] = ABIS;
 #[cfg(target_arch = "x86")]
 const VARIADIC_ABIS: &[Abi] = &[Abi::SysV, Abi::MsCdecl];
+#[cfg(target_arch = "aarch64")]
+const VARIADIC_ABIS: &[Abi] = ABIS;
 
 fn st<const N: usize>(members: [Type; N]) -> Type {
     Type::structure(members).expect("a valid struct")
@@ -404,6 +414,34 @@ fn abi_numbers_follow_libffi() {
     }
 }
 
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn abi_numbers_follow_libffi() {
+    // libffi's aarch64 build: SYSV = 1; WIN64 = 2 is the Windows ABI, not implemented here.
+    for raw in [0, 2, 3, 99, u32::MAX] {
+        let err = Abi::from_raw(raw).unwrap_err();
+        assert_eq!(err, CifError::BadAbi(raw));
+        assert_eq!(err.status(), Status::BadAbi);
+    }
+    assert_eq!(Abi::from_raw(1), Ok(Abi::Aapcs64));
+    assert_eq!(Abi::DEFAULT, Abi::Aapcs64);
+    // The other families' ABIs are refused by Cif::new, not a crash.
+    for abi in [
+        Abi::SysV64,
+        Abi::Win64,
+        Abi::SysV,
+        Abi::StdCall,
+        Abi::Aapcs,
+        Abi::Vfp,
+    ] {
+        let err = Cif::new(abi, [Type::I32], Type::I32).unwrap_err();
+        assert_eq!(
+            (err, err.status()),
+            (CifError::BadAbi(abi.to_raw()), Status::BadAbi)
+        );
+    }
+}
+
 #[test]
 fn statuses_have_libffis_numbers() {
     assert_eq!(Status::Ok as u32, 0);
@@ -499,6 +537,8 @@ fn typed_signatures_with_unpassable_types() {
     let err = TypedCif::<extern "win64" fn() -> Over>::new().unwrap_err();
     #[cfg(target_arch = "x86")]
     let err = TypedCif::<extern "stdcall" fn() -> Over>::new().unwrap_err();
+    #[cfg(target_arch = "aarch64")]
+    let err = TypedCif::<extern "C" fn() -> Over>::new().unwrap_err();
     assert_eq!(err, CifError::BadReturnType(ValueTypeError::OverAligned));
     #[cfg(feature = "global_jit_alloc")]
     {
@@ -579,6 +619,14 @@ fn va_with_n_arguments(n: usize) -> (f64, f64) {
         }
         i386_vfmt as *const c_void
     };
+    #[cfg(target_arch = "aarch64")]
+    let va = {
+        // The same formula in test-support/c/dynamic_aarch64.c.
+        extern "C" {
+            fn a64_vfmt();
+        }
+        a64_vfmt as *const c_void
+    };
     let letters = std::ffi::CString::new("l".repeat(n)).unwrap();
     let letters_ptr = letters.as_ptr();
     let values: Vec<i64> = (0..n as i64).map(|i| i % 1000 - 500).collect();
@@ -587,7 +635,7 @@ fn va_with_n_arguments(n: usize) -> (f64, f64) {
     // `dyn_va_sysv` is System V on every x86_64 host (Abi::DEFAULT is Win64 on Windows).
     #[cfg(target_arch = "x86_64")]
     let abi = Abi::SysV64;
-    #[cfg(target_arch = "x86")]
+    #[cfg(not(target_arch = "x86_64"))]
     let abi = Abi::DEFAULT;
     let cif = Cif::new_variadic(abi, types, 1, Type::F64).unwrap();
     let mut avalue: Vec<*mut c_void> = vec![(&letters_ptr as *const *const core::ffi::c_char)

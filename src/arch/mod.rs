@@ -32,6 +32,21 @@ pub(crate) use self::x86::native;
 #[cfg(target_arch = "aarch64")]
 pub(crate) use self::aarch64::native;
 
+// The executor of call plans for the dynamic layer (`dyncall`), and what every executor
+// shares in machine words (`marshal`).
+#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+pub(crate) use self::x86::dyncall;
+
+#[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+pub(crate) use self::aarch64::dyncall;
+
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    all(target_arch = "aarch64", target_os = "linux")
+))]
+pub(crate) mod marshal;
+
 #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
 compile_error!(
     "closure-ffi: this target architecture has no thunk backend yet (supported: x86_64, x86, \

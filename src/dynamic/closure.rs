@@ -11,7 +11,7 @@ use super::cif::{CallError, Cif, CodePtr};
 use super::plan::ArgSource;
 use super::typed::CType;
 use super::types::Type;
-use crate::arch::x86::dyncall::{self, ClosureHeader, TRAMPOLINE_SIZE};
+use crate::arch::dyncall::{self, ClosureHeader, TRAMPOLINE_SIZE};
 #[cfg(feature = "global_jit_alloc")]
 use crate::jit_alloc::GlobalJitAlloc;
 use crate::jit_alloc::{JitAlloc, JitAllocError, ProtectJitAccess};
@@ -124,7 +124,7 @@ impl Ret<'_> {
 
     /// The return buffer: at least `max(size, 8)` bytes, aligned for the type. Integers
     /// narrower than 8 bytes may be written either at their own width or widened to 8 bytes
-    /// (libffi's `ffi_arg` on x86_64; on i386 `ffi_arg` is 4 bytes, and either of the three
+    /// (libffi's `ffi_arg` on x86_64 and aarch64; on i386 `ffi_arg` is 4 bytes, and either of the three
     /// widths is read correctly).
     #[inline]
     pub fn as_ptr(&self) -> *mut c_void {
@@ -436,5 +436,5 @@ macro_rules! invoke_state {
 
 #[cfg(target_arch = "x86_64")]
 invoke_state!("sysv64");
-#[cfg(target_arch = "x86")]
+#[cfg(any(target_arch = "x86", target_arch = "aarch64"))]
 invoke_state!("C");

@@ -13,7 +13,7 @@
 //!   types to [`Type`]s (`#[derive(CType)]` with feature `proc_macros`).
 //!
 //! ```
-//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))] {
+//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows)), all(target_arch = "aarch64", target_os = "linux")))] {
 //! use closure_ffi::dynamic::{Abi, Cif, Closure, Type};
 //!
 //! let cif = Cif::new(Abi::DEFAULT, [Type::I32, Type::F64], Type::F64)?;
@@ -34,29 +34,58 @@
 //! |--------|------|-------|----------|------------------|
 //! | x86_64 | System V (the Unix default), Win64 (`extern "win64"`, gcc's `ms_abi`, libffi's WIN64/EFI64/GNUW64) | yes | yes | JIT-compiled stubs |
 //! | i386 (`x86`) | System V/cdecl (the default), stdcall, thiscall, fastcall, ms_cdecl, pascal, register (libffi's i386 set) | yes | yes | `Ok(false)`: the plan is interpreted |
+//! | aarch64 Linux | AAPCS64 (the default; libffi's aarch64 SYSV) | yes | yes | `Ok(false)`: the plan is interpreted |
 //!
 //! On i386, variadic Cifs need a caller-pops convention (System V or ms_cdecl), `__int128`
 //! does not exist, and pascal and register refuse struct returns (no compiler defines
-//! them); see `src/arch/x86/i386.rs` for every rule. Types, layouts and the classifiers
-//! compile on every target; the executors and closures need x86_64 or i386.
+//! them); see `src/arch/x86/i386.rs` for every rule. On aarch64, `long double` is IEEE
+//! binary128 (passed in q registers), variadic arguments are passed like named ones (the
+//! Linux rule), and a typed signature cannot contain [`LongDouble`] (Rust passes it as a
+//! 16-byte struct); see `src/arch/aarch64/aapcs64.rs`. Types, layouts and the classifiers
+//! compile on every target; the executors and closures need x86_64, i386 or aarch64
+//! Linux.
 
 pub mod plan;
 pub mod types;
 
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    all(target_arch = "aarch64", target_os = "linux")
+))]
 mod cif;
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    all(target_arch = "aarch64", target_os = "linux")
+))]
 mod closure;
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    all(target_arch = "aarch64", target_os = "linux")
+))]
 mod typed;
 
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    all(target_arch = "aarch64", target_os = "linux")
+))]
 pub use cif::{CallError, Cif, CifError, CodePtr, Status};
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    all(target_arch = "aarch64", target_os = "linux")
+))]
 pub use closure::{
     Args, Closure, ClosureCallback, ClosureError, RawCallback, RawClosure, RawState, Ret,
 };
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    all(target_arch = "aarch64", target_os = "linux")
+))]
 pub use typed::{
     arg, Arg, CType, Complex, FnSig, LongDouble, TypedCallback, TypedCif, TypedClosure,
     TypedClosureError, TypedFn,
@@ -66,14 +95,18 @@ pub use types::{Type, TypeError, TypeKind};
 /// `#[derive(CType)]` for `#[repr(C)]` structs (feature `proc_macros`).
 #[cfg(all(
     feature = "proc_macros",
-    any(target_arch = "x86_64", all(target_arch = "x86", not(windows)))
+    any(
+        target_arch = "x86_64",
+        all(target_arch = "x86", not(windows)),
+        all(target_arch = "aarch64", target_os = "linux")
+    )
 ))]
 pub use closure_ffi_macros::CType;
 
 /// A calling convention of the dynamic layer.
 ///
 /// Each target implements its own family: x86_64 [`SysV64`](Abi::SysV64) and
-/// [`Win64`](Abi::Win64); i386 (`target_arch = "x86"`) [`SysV`](Abi::SysV) (cdecl, the
+/// [`Win64`](Abi::Win64); aarch64 Linux [`Aapcs64`](Abi::Aapcs64); i386 (`target_arch = "x86"`) [`SysV`](Abi::SysV) (cdecl, the
 /// default), [`StdCall`](Abi::StdCall), [`ThisCall`](Abi::ThisCall),
 /// [`FastCall`](Abi::FastCall), [`MsCdecl`](Abi::MsCdecl), [`Pascal`](Abi::Pascal) and
 /// [`Register`](Abi::Register). A Cif for an ABI of another family is
@@ -214,8 +247,8 @@ impl Abi {
 
     /// The executor's convention for this ABI, if the target implements it.
     #[cfg(target_arch = "x86_64")]
-    pub(crate) fn convention(self) -> Option<crate::arch::x86::dyncall::Convention> {
-        use crate::arch::x86::dyncall::Convention;
+    pub(crate) fn convention(self) -> Option<crate::arch::dyncall::Convention> {
+        use crate::arch::dyncall::Convention;
         match self {
             Abi::SysV64 => Some(Convention::SysV64),
             Abi::Win64 => Some(Convention::Win64),
@@ -223,9 +256,32 @@ impl Abi {
         }
     }
 
+    /// The ABI for a libffi `ffi_abi` number of the target's Unix build: on aarch64 SYSV =
+    /// 1 (libffi's WIN64 = 2 is the Windows ABI, which this target does not implement).
+    ///
+    /// # Errors
+    /// [`CifError::BadAbi`] for any other number (libffi's `FFI_BAD_ABI`).
+    #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+    pub fn from_raw(raw: u32) -> Result<Abi, CifError> {
+        match raw {
+            1 => Ok(Abi::Aapcs64),
+            _ => Err(CifError::BadAbi(raw)),
+        }
+    }
+
+    /// The executor's convention for this ABI, if the target implements it.
+    #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+    pub(crate) fn convention(self) -> Option<crate::arch::dyncall::Convention> {
+        use crate::arch::dyncall::Convention;
+        match self {
+            Abi::Aapcs64 => Some(Convention::Aapcs64),
+            _ => None,
+        }
+    }
+
     /// The executor's convention for this ABI, if the target implements it.
     #[cfg(all(target_arch = "x86", not(windows)))]
-    pub(crate) fn convention(self) -> Option<crate::arch::x86::dyncall::Convention> {
+    pub(crate) fn convention(self) -> Option<crate::arch::dyncall::Convention> {
         use crate::arch::x86::i386::Convention;
         Some(match self {
             Abi::SysV => Convention::SysV,

@@ -11,7 +11,7 @@
 //!
 //! The register part's layout belongs to the ABI (System V: six GPRs then eight SSE
 //! eightbytes; Win64: four XMM eightbytes, then the four home slots that begin the stack
-//! arguments; i386: eax, edx, ecx in 4-byte slots). The executor loads registers from the register part, then points the
+//! arguments; i386: eax, edx, ecx in 4-byte slots; AArch64: x0-x7, x8, q0-q7). The executor loads registers from the register part, then points the
 //! stack pointer at `reg_block`, so the stack arguments sit where the callee expects them.
 //!
 //! A dynamic closure reads the same plan backwards: its entry saves the argument registers
@@ -28,13 +28,14 @@ use super::types::{Type, TypeKind};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MoveOp {
     /// Load `len` (1..=8) bytes, zero-extend to a slot, store the slot. A slot is 8 bytes on
-    /// x86_64 and 4 bytes on i386 (where `len` is at most 4).
+    /// x86_64 and AArch64 and 4 bytes on i386 (where `len` is at most 4).
     ZeroExtend,
     /// Load `len` (1, 2 or 4) bytes, sign-extend to a slot (8 bytes on x86_64, 4 on i386),
     /// store the slot.
     SignExtend,
-    /// Copy `len` bytes as they are (an argument passed in stack memory, or the whole of a
-    /// 16-byte register value).
+    /// Copy `len` bytes as they are (an argument passed in stack memory, the whole of a
+    /// 16-byte register value, or on AArch64 a composite of up to 16 bytes into one or two
+    /// consecutive x register slots, the bytes past it left unspecified).
     Copy,
     /// Copy the argument's `len` bytes to the frame at `copy`, then store the address of that
     /// copy (8 bytes) at `dst`: an argument passed by reference to a caller-owned copy.
@@ -299,7 +300,8 @@ pub enum ValueTypeError {
     TooLarge,
     /// A typed signature (a Rust function-pointer type) with `long double` in it, on an ABI
     /// where Rust passes [`LongDouble`](crate::dynamic::LongDouble) differently from C's
-    /// `long double` (System V: a 16-byte struct in two registers, not x87 in memory).
+    /// `long double` (System V: a 16-byte struct in two registers, not x87 in memory;
+    /// AAPCS64: a 16-byte struct in two x registers, not a q register).
     NoRustEquivalent,
     /// The ABI has no way to pass or return this type: `__int128` on i386, or a struct
     /// returned through the pascal or register conventions (which no reference compiler

@@ -12,6 +12,14 @@ const TARGET_FLAGS: &[&str] = if cfg!(target_arch = "x86") {
     &[]
 };
 
+/// The C compiler for the target of the test binary: the host gcc, or on aarch64 the cross
+/// compiler (the test binary runs under qemu-user, which starts host programs natively).
+const GCC: &str = if cfg!(target_arch = "aarch64") {
+    "aarch64-linux-gnu-gcc"
+} else {
+    "gcc"
+};
+
 /// A shared library built from generated C sources and loaded into the process.
 pub struct Library {
     handle: *mut c_void,
@@ -44,7 +52,7 @@ impl Library {
             let children: Vec<_> = batch
                 .iter()
                 .map(|(c, o)| {
-                    let mut cmd = Command::new("gcc");
+                    let mut cmd = Command::new(GCC);
                     cmd.args(TARGET_FLAGS)
                         .args(["-O1", "-fPIC", "-Wno-psabi", "-c", "-o"])
                         .arg(o)
@@ -59,7 +67,7 @@ impl Library {
             }
         }
         let so = stem.with_extension("so");
-        let mut link = Command::new("gcc");
+        let mut link = Command::new(GCC);
         link.args(TARGET_FLAGS)
             .args(["-shared", "-o"])
             .arg(&so)

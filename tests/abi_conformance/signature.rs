@@ -78,6 +78,7 @@ impl Signature {
         let abi_stream = match abi {
             Abi::SysV64 => 1,
             Abi::Win64 => 2,
+            Abi::Aapcs64 => 3,
             // The i386 conventions: libffi's numbers, past the x86_64 streams.
             other => 16 + u64::from(other.to_raw()),
         };
@@ -443,8 +444,8 @@ fn fill(rng: &mut Rng, ty: &Type, base: usize, bytes: &mut [u8], ranges: &mut Ve
     }
 }
 
-/// Random bytes of a scalar and how many of them are significant (10 of a long double's
-/// 16). Integers favour their edge values; floating-point values are exact (no rounding
+/// Random bytes of a scalar and how many of them are significant (10 of an x87 long
+/// double's 16). Integers favour their edge values; floating-point values are exact (no rounding
 /// anywhere) and never NaN.
 fn scalar_bytes(rng: &mut Rng, kind: TypeKind) -> ([u8; 16], usize) {
     let mut out = [0u8; 16];
@@ -460,7 +461,12 @@ fn scalar_bytes(rng: &mut Rng, kind: TypeKind) -> ([u8; 16], usize) {
         TypeKind::LongDouble => {
             let ld = LongDouble::from_f64(nice_f64(rng)).0;
             out[..ld.len()].copy_from_slice(&ld);
-            10
+            // x87: 10 value bytes and padding; aarch64: binary128, all 16 bytes.
+            if cfg!(target_arch = "aarch64") {
+                16
+            } else {
+                10
+            }
         }
         kind => {
             let len = Type::scalar(kind).expect("a scalar kind").size();
@@ -519,12 +525,15 @@ fn nice_f32(rng: &mut Rng) -> f32 {
 
 /// Whether `abi` is one of the i386 conventions (compiled with `gcc -m32`).
 pub fn is_i386(abi: Abi) -> bool {
-    !matches!(abi, Abi::SysV64 | Abi::Win64)
+    !matches!(abi, Abi::SysV64 | Abi::Win64 | Abi::Aapcs64)
 }
 
-/// Whether `abi` can call variadic functions (the caller-pops conventions).
+/// Whether `abi` can call variadic functions (the caller-pops conventions, and AAPCS64).
 fn variadic_abi(abi: Abi) -> bool {
-    matches!(abi, Abi::SysV64 | Abi::Win64 | Abi::SysV | Abi::MsCdecl)
+    matches!(
+        abi,
+        Abi::SysV64 | Abi::Win64 | Abi::SysV | Abi::MsCdecl | Abi::Aapcs64
+    )
 }
 
 /// The gcc attribute that selects `abi` (with a trailing space), empty for the default.

@@ -31,11 +31,42 @@
 //! ```
 //!
 //! [`reloc`] documents how each PC-relative instruction of the prologue is moved.
+//!
+//! # The dynamic layer
+//!
+//! [`aapcs64`] classifies signatures into plans (host-independent); `dyncall/` executes
+//! them on aarch64 Linux (one call trampoline, one closure entry; no compiled form).
 
+pub mod aapcs64;
 pub mod reloc;
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod native;
+
+/// Defines a global function in assembly, `asm_function!("name", [template strings,] operands)`,
+/// with the directives debuggers and profilers need (ELF: type, CFI start and end, size).
+#[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+macro_rules! asm_function {
+    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
+        core::arch::global_asm!(
+            ".text",
+            ".p2align 4",
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",%function"),
+            concat!($name, ":"),
+            ".cfi_startproc",
+            $($body)*
+            ".cfi_endproc",
+            concat!(".size ", $name, ", . - ", $name),
+            $($($operands)*)?
+        );
+    };
+}
+
+/// The executor of call plans (AAPCS64 as on Linux), exporting what the dynamic layer uses
+/// under the names of the x86 executors.
+#[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+pub(crate) mod dyncall;
 
 /// The four `UDF` words of the magic, in order.
 pub const MAGIC_WORDS: [u32; 4] = [0x0000_C1F5, 0x0000_7AB0, 0x0000_0C1F, 0x0000_A640];

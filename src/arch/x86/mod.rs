@@ -97,5 +97,3 @@ pub(crate) mod dyncall;
 #[path = "dyncall32/mod.rs"]
 pub(crate) mod dyncall;
 pub mod jitcall;
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
-mod marshal;

@@ -9,8 +9,8 @@
 use core::ffi::c_void;
 use core::mem::offset_of;
 
-use super::super::marshal::fill_frame;
 use super::{extend, Convention, RetRegs};
+use crate::arch::marshal::fill_frame;
 use crate::dynamic::plan::{CallPlan, RetPlan, RetReg};
 
 /// What a call trampoline reads and writes.
@@ -263,7 +263,7 @@ pub(crate) unsafe fn call_generic(
 #[cfg(not(windows))]
 mod fast {
     use super::*;
-    use crate::arch::x86::marshal::{load_sx, load_zx};
+    use crate::arch::marshal::{load_sx, load_zx};
     use crate::dynamic::plan::MoveOp;
 
     #[repr(C)]

@@ -16,7 +16,7 @@
 use core::mem::offset_of;
 
 use super::{extend, load_zx, Convention, RetRegs, RET_REGS};
-use crate::arch::x86::marshal::decode_args;
+use crate::arch::marshal::decode_args;
 use crate::dynamic::plan::{ArgSource, CallPlan, RetPlan, RetReg};
 
 /// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
@@ -46,7 +46,7 @@ const _: () = assert!(HEADER_INVOKE == crate::arch::x86::jitcall::HEADER_INVOKE 
 
 const _: () = assert!(offset_of!(ClosureHeader, scratch_bytes) == 0);
 
-pub(crate) use crate::arch::x86::marshal::scratch_bytes;
+pub(crate) use crate::arch::marshal::scratch_bytes;
 
 // ---- System V closure entry ---------------------------------------------------------------
 //

@@ -115,4 +115,4 @@ impl Convention {
     }
 }
 
-pub(super) use super::marshal::{extend, load_zx};
+pub(super) use crate::arch::marshal::{extend, load_zx};

@@ -10,8 +10,8 @@
 use core::ffi::c_void;
 use core::mem::offset_of;
 
-use super::super::marshal::fill_frame;
 use super::{extend, Convention, RetRegs, FP_F32, FP_F64, FP_NONE, FP_X87};
+use crate::arch::marshal::fill_frame;
 use crate::dynamic::plan::{CallPlan, RetPlan, RetReg};
 
 /// What the call trampoline reads and writes.

@@ -16,7 +16,7 @@ use core::mem::offset_of;
 
 use super::call::fp_kind;
 use super::{extend, load_zx, Convention, RetRegs, FP_F32, RET_REGS};
-use crate::arch::x86::marshal::decode_args;
+use crate::arch::marshal::decode_args;
 use crate::dynamic::plan::{ArgSource, CallPlan, RetPlan, RetReg};
 
 /// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
@@ -42,7 +42,7 @@ pub(crate) type InvokeFn = unsafe extern "C" fn(*const ClosureHeader, *mut u8, *
 
 const _: () = assert!(offset_of!(ClosureHeader, scratch_bytes) == 0);
 
-pub(crate) use crate::arch::x86::marshal::scratch_bytes;
+pub(crate) use crate::arch::marshal::scratch_bytes;
 
 // In: [esp] = &ClosureHeader (pushed by the trampoline), [esp + 4] = return address,
 // [esp + 8] = the stack arguments; eax, edx, ecx as the caller left them.

@@ -107,4 +107,4 @@ const FP_F64: u32 = 2;
 /// st(0) holds a `long double`.
 const FP_X87: u32 = 3;
 
-pub(super) use super::marshal::{extend, load_zx};
+pub(super) use crate::arch::marshal::{extend, load_zx};
