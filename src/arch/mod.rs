@@ -24,6 +24,7 @@
 //! one place, below, and an unsupported target is a compile error.
 
 pub mod aarch64;
+pub mod arm;
 pub mod x86;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]

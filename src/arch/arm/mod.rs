@@ -1,0 +1,2 @@
+//! The 32-bit ARM family (A32 and T32).
+pub mod aapcs32;
