@@ -8,6 +8,9 @@ use core::fmt;
 use super::plan::{CallPlan, PlanError, ValueTypeError};
 use super::types::Type;
 use super::Abi;
+#[cfg(target_arch = "arm")]
+use crate::arch::arm::dyncall::{self, Convention};
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
 use crate::arch::x86::dyncall::{self, Convention};
 
 /// A Cif's argument types: inline up to six (no allocation for common signatures).

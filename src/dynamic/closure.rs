@@ -11,6 +11,9 @@ use super::cif::{CallError, Cif, CodePtr};
 use super::plan::ArgSource;
 use super::typed::CType;
 use super::types::Type;
+#[cfg(target_arch = "arm")]
+use crate::arch::arm::dyncall::{self, ClosureHeader, TRAMPOLINE_SIZE};
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
 use crate::arch::x86::dyncall::{self, ClosureHeader, TRAMPOLINE_SIZE};
 #[cfg(feature = "global_jit_alloc")]
 use crate::jit_alloc::GlobalJitAlloc;
@@ -436,5 +439,5 @@ macro_rules! invoke_state {
 
 #[cfg(target_arch = "x86_64")]
 invoke_state!("sysv64");
-#[cfg(target_arch = "x86")]
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
 invoke_state!("C");

@@ -13,7 +13,7 @@
 //!   types to [`Type`]s (`#[derive(CType)]` with feature `proc_macros`).
 //!
 //! ```
-//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))] {
+//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows)), target_arch = "arm"))] {
 //! use closure_ffi::dynamic::{Abi, Cif, Closure, Type};
 //!
 //! let cif = Cif::new(Abi::DEFAULT, [Type::I32, Type::F64], Type::F64)?;
@@ -43,20 +43,44 @@
 pub mod plan;
 pub mod types;
 
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    target_arch = "arm"
+))]
 mod cif;
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    target_arch = "arm"
+))]
 mod closure;
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    target_arch = "arm"
+))]
 mod typed;
 
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    target_arch = "arm"
+))]
 pub use cif::{CallError, Cif, CifError, CodePtr, Status};
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    target_arch = "arm"
+))]
 pub use closure::{
     Args, Closure, ClosureCallback, ClosureError, RawCallback, RawClosure, RawState, Ret,
 };
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", not(windows)),
+    target_arch = "arm"
+))]
 pub use typed::{
     arg, Arg, CType, Complex, FnSig, LongDouble, TypedCallback, TypedCif, TypedClosure,
     TypedClosureError, TypedFn,
@@ -66,7 +90,11 @@ pub use types::{Type, TypeError, TypeKind};
 /// `#[derive(CType)]` for `#[repr(C)]` structs (feature `proc_macros`).
 #[cfg(all(
     feature = "proc_macros",
-    any(target_arch = "x86_64", all(target_arch = "x86", not(windows)))
+    any(
+        target_arch = "x86_64",
+        all(target_arch = "x86", not(windows)),
+        target_arch = "arm"
+    )
 ))]
 pub use closure_ffi_macros::CType;
 
@@ -190,6 +218,20 @@ impl Abi {
         }
     }
 
+    /// The ABI for a libffi `ffi_abi` number of the target's Unix build: on 32-bit ARM
+    /// SYSV = 1 (the base standard), VFP = 2.
+    ///
+    /// # Errors
+    /// [`CifError::BadAbi`] for any other number (libffi's `FFI_BAD_ABI`).
+    #[cfg(target_arch = "arm")]
+    pub fn from_raw(raw: u32) -> Result<Abi, CifError> {
+        match raw {
+            1 => Ok(Abi::Aapcs),
+            2 => Ok(Abi::Vfp),
+            _ => Err(CifError::BadAbi(raw)),
+        }
+    }
+
     /// libffi's `ffi_abi` number of this ABI in the Unix build of the target family it
     /// belongs to (x86_64 for [`SysV64`](Abi::SysV64) and [`Win64`](Abi::Win64); aarch64
     /// `FFI_SYSV` = 1 for [`Aapcs64`](Abi::Aapcs64); arm `FFI_SYSV` = 1 and `FFI_VFP` = 2
@@ -237,5 +279,16 @@ impl Abi {
             Abi::Register => Convention::Register,
             _ => return None,
         })
+    }
+
+    /// The executor's convention for this ABI, if the target implements it.
+    #[cfg(target_arch = "arm")]
+    pub(crate) fn convention(self) -> Option<crate::arch::arm::dyncall::Convention> {
+        use crate::arch::arm::dyncall::Convention;
+        match self {
+            Abi::Aapcs => Some(Convention::Aapcs),
+            Abi::Vfp => Some(Convention::Vfp),
+            _ => None,
+        }
     }
 }

@@ -77,17 +77,31 @@ unsafe impl<T: 'static> CType for *mut T {
 ///
 /// Equality and hashing look at the 10 value bytes only: calls leave the padding
 /// unspecified.
+///
+/// On 32-bit ARM `long double` is `double`: a `LongDouble` holds the 8 bytes of an `f64`,
+/// and the conversions are exact both ways.
 #[derive(Clone, Copy, Debug, Default)]
-#[cfg_attr(not(target_arch = "x86"), repr(C, align(16)))]
+#[cfg_attr(not(any(target_arch = "x86", target_arch = "arm")), repr(C, align(16)))]
 #[cfg_attr(target_arch = "x86", repr(C, align(4)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct LongDouble(pub [u8; LONG_DOUBLE_BYTES]);
 
-/// Bytes of a `long double` (x87 extended precision and its padding) on the target.
-const LONG_DOUBLE_BYTES: usize = if cfg!(target_arch = "x86") { 12 } else { 16 };
+/// Bytes of a `long double` (x87 extended precision and its padding; on ARM a `double`) on
+/// the target.
+const LONG_DOUBLE_BYTES: usize = if cfg!(target_arch = "x86") {
+    12
+} else if cfg!(target_arch = "arm") {
+    8
+} else {
+    16
+};
+
+/// The bytes of a `long double` that hold its value (the rest is padding).
+const LONG_DOUBLE_VALUE: usize = if cfg!(target_arch = "arm") { 8 } else { 10 };
 
 impl PartialEq for LongDouble {
     fn eq(&self, other: &Self) -> bool {
-        self.0[..10] == other.0[..10]
+        self.0[..LONG_DOUBLE_VALUE] == other.0[..LONG_DOUBLE_VALUE]
     }
 }
 
@@ -95,10 +109,24 @@ impl Eq for LongDouble {}
 
 impl core::hash::Hash for LongDouble {
     fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        self.0[..10].hash(state);
+        self.0[..LONG_DOUBLE_VALUE].hash(state);
     }
 }
 
+#[cfg(target_arch = "arm")]
+impl LongDouble {
+    /// The `long double` (an IEEE double on ARM) equal to `value`.
+    pub fn from_f64(value: f64) -> Self {
+        Self(value.to_le_bytes())
+    }
+
+    /// The value as an `f64` (exact on ARM).
+    pub fn to_f64(self) -> f64 {
+        f64::from_le_bytes(self.0)
+    }
+}
+
+#[cfg(not(target_arch = "arm"))]
 impl LongDouble {
     /// The extended-precision value equal to `value` (exact: every `f64` is representable).
     pub fn from_f64(value: f64) -> Self {
@@ -166,6 +194,7 @@ impl LongDouble {
 }
 
 /// 2^e as an f64, saturating to 0 and infinity, computed in exact steps.
+#[cfg(not(target_arch = "arm"))]
 fn pow2(mut e: i32) -> f64 {
     let mut result = 1.0f64;
     while e > 1000 {
@@ -375,6 +404,8 @@ macro_rules! fn_sigs {
 
 #[cfg(target_arch = "x86_64")]
 fn_sigs!("C" => DEFAULT_VARIANT_C, "sysv64" => SysV64, "win64" => Win64);
+#[cfg(target_arch = "arm")]
+fn_sigs!("C" => DEFAULT_VARIANT_C, "aapcs" => Aapcs);
 #[cfg(target_arch = "x86")]
 fn_sigs!(
     "C" => DEFAULT_VARIANT_C,
@@ -589,6 +620,21 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_arch = "arm")]
+    fn long_double_is_double_on_arm() {
+        assert_eq!(core::mem::size_of::<LongDouble>(), 8);
+        assert_eq!(core::mem::align_of::<LongDouble>(), 8);
+        assert_eq!(
+            (Type::LONG_DOUBLE.size(), Type::LONG_DOUBLE.align()),
+            (8, 8)
+        );
+        for x in [0.0, -0.1, 1e300, f64::from_bits(1), f64::INFINITY] {
+            assert_eq!(LongDouble::from_f64(x).to_f64().to_bits(), x.to_bits());
+        }
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "arm"))]
     fn long_double_round_trips_every_f64_class() {
         for x in [
             0.0,
