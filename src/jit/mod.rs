@@ -16,7 +16,7 @@ pub use global::GlobalJitAlloc;
 #[cfg(feature = "default_jit_alloc")]
 mod pool;
 #[cfg(feature = "default_jit_alloc")]
-pub use pool::PoolJitAlloc;
+pub use pool::{PoolJitAlloc, DUAL_MAPPING_BY_DEFAULT};
 
 #[cfg(feature = "default_jit_alloc")]
 mod thread;

@@ -116,6 +116,26 @@ use jit_allocator2::{JitAllocator, JitAllocatorOptions, ResetPolicy};
 
 use super::{JitAlloc, JitAllocError};
 
+/// Whether [`PoolJitAlloc::new`] (and so the global allocator) uses dual mapping: everywhere
+/// but on 32-bit Arm.
+///
+/// On 32-bit Arm a thunk slot is written through the RW view and, once released and reused,
+/// rewritten. Under qemu-arm (the only place this target is tested: 10.0.2 and 7.2 alike) a
+/// write through the other view of a dual mapping does not invalidate qemu's translation of
+/// the RX view, and ARMv7 user code has no cache-maintenance instruction that qemu could
+/// hook (the `cacheflush` system call that closure-ffi makes does not drop the translation
+/// either), so a reused slot ran the previous thunk's code. A single read-write-execute
+/// mapping is written where it executes, which qemu tracks. On hardware both work: the
+/// kernel's `cacheflush` maintains the caches by the RX addresses, so
+/// [`PoolJitAlloc::with_dual_mapping(true)`](PoolJitAlloc::with_dual_mapping) remains
+/// available there, untested.
+pub const DUAL_MAPPING_BY_DEFAULT: bool = !cfg!(target_arch = "arm");
+
+/// Whether the pool maps its memory near the program's code (see "Placement"): everywhere
+/// but on 32-bit Arm, whose thunks leave their copy only through absolute jumps (`ldr pc`
+/// from the copy's literal pool, [`crate::arch::arm::reloc`]) and need no placement.
+const NEAR_BY_DEFAULT: bool = !cfg!(target_arch = "arm");
+
 // Mappings near the program's code (see "Placement" above): one implementation per OS, both
 // with the same items.
 #[cfg_attr(target_os = "linux", path = "pool/near_linux.rs")]
@@ -792,14 +812,15 @@ const _: () = {
 };
 
 impl PoolJitAlloc {
-    /// Creates an allocator with dual mapping (separate `rx` and `rw` views of the same
-    /// memory, W^X): on Linux two mappings of a memfd, elsewhere jit-allocator2's. If the OS
-    /// refuses the second mapping, `alloc` fails; use
-    /// [`with_dual_mapping(false)`](Self::with_dual_mapping) there.
+    /// Creates an allocator with the target's default mapping ([`DUAL_MAPPING_BY_DEFAULT`]):
+    /// dual mapping (separate `rx` and `rw` views of the same memory, W^X; on Linux two
+    /// mappings of a memfd, elsewhere jit-allocator2's) everywhere but on 32-bit Arm, where
+    /// it is a single read-write-execute mapping. If the OS refuses the second mapping,
+    /// `alloc` fails; use [`with_dual_mapping(false)`](Self::with_dual_mapping) there.
     ///
     /// No memory is mapped until the first `alloc`.
     pub fn new() -> Self {
-        Self::with_dual_mapping(true)
+        Self::with_dual_mapping(DUAL_MAPPING_BY_DEFAULT)
     }
 
     /// Creates an allocator with dual mapping (`true`: `rx != rw`, W^X) or a single
@@ -818,7 +839,7 @@ impl PoolJitAlloc {
     /// ```
     pub fn with_dual_mapping(dual: bool) -> Self {
         PoolJitAlloc {
-            shared: Arc::new(Shared::new(dual, true)),
+            shared: Arc::new(Shared::new(dual, NEAR_BY_DEFAULT)),
         }
     }
 
