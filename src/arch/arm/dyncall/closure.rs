@@ -165,7 +165,8 @@ unsafe extern "C" fn closure_inner_arm(
 ///
 /// # Safety
 /// `header` is a live closure's header; `saves` is the register part in the plan's layout,
-/// directly followed by the caller's stack arguments; `regs` is writable; `scratch` has
+/// directly followed by the caller's stack arguments; `regs` is writable (uninitialized);
+/// `scratch` has
 /// `header.scratch_bytes` writable bytes, 16-aligned.
 unsafe fn decode_and_invoke(
     header: *const ClosureHeader,
@@ -182,6 +183,9 @@ unsafe fn decode_and_invoke(
         let stack = saves.add(plan.reg_block as usize);
         let (ret, ptrs) = decode_args(plan, sources, saves, stack, scratch);
         ((*header).invoke)(header, ret, ptrs);
+        // The entry's area is uninitialized stack: registers the plan does not name come
+        // back as zeros, not as what an earlier call left there.
+        regs.write(RetRegs::default());
         let regs = &mut *regs;
         match plan.ret {
             RetPlan::Void | RetPlan::X87 { .. } => {}

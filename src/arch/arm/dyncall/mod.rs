@@ -22,6 +22,9 @@
 /// operands)`, with the ELF symbol type and size, and an EHABI entry saying that nothing
 /// unwinds through it (what it calls is `extern "C"` without `-unwind`: a panic there
 /// aborts).
+///
+/// A32 version (`armv7-*`).
+#[cfg(not(closure_ffi_thumb))]
 macro_rules! asm_function {
     ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
         core::arch::global_asm!(
@@ -29,6 +32,31 @@ macro_rules! asm_function {
             ".p2align 2",
             concat!(".globl ", $name),
             concat!(".type ", $name, ",%function"),
+            concat!($name, ":"),
+            ".fnstart",
+            ".cantunwind",
+            $($body)*
+            ".fnend",
+            concat!(".size ", $name, ", . - ", $name),
+            $($($operands)*)?
+        );
+    };
+}
+
+/// Defines a global function in assembly (see the A32 version above).
+///
+/// T32 version (`thumbv7*`): `.thumb_func` marks the symbol as T32 code, so its address has
+/// bit 0 set and the linker turns calls from A32 into `blx` (without it, LLVM's assembler
+/// left the symbol even and calls switched to A32 in the middle of T32 code: SIGILL).
+#[cfg(closure_ffi_thumb)]
+macro_rules! asm_function {
+    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
+        core::arch::global_asm!(
+            ".text",
+            ".p2align 2",
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",%function"),
+            ".thumb_func",
             concat!($name, ":"),
             ".fnstart",
             ".cantunwind",
