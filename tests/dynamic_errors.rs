@@ -2,7 +2,11 @@
 //! ABI numbers and mismatched typed accesses. Every one is an error value with libffi's
 //! status, never a panic.
 
-#![cfg(any(target_arch = "x86_64", all(target_arch = "x86", target_os = "linux")))]
+#![cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "x86", target_os = "linux"),
+    all(target_arch = "arm", target_os = "linux")
+))]
 
 use core::ffi::c_void;
 
@@ -26,13 +30,17 @@ const ABIS: &[Abi] = &[
     Abi::ThisCall,
     Abi::MsCdecl,
 ];
+#[cfg(target_arch = "arm")]
+const ABIS: &[Abi] = &[Abi::Vfp, Abi::Aapcs];
 /// A second ABI of the target that can call variadic functions.
 #[cfg(target_arch = "x86_64")]
 const OTHER: Abi = Abi::Win64;
 #[cfg(target_arch = "x86")]
 const OTHER: Abi = Abi::MsCdecl;
+#[cfg(target_arch = "arm")]
+const OTHER: Abi = Abi::Aapcs;
 /// The target's ABIs that can call variadic functions.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "arm"))]
 const VARIADIC_ABIS: &[Abi] = ABIS;
 #[cfg(target_arch = "x86")]
 const VARIADIC_ABIS: &[Abi] = &[Abi::SysV, Abi::MsCdecl];
@@ -404,6 +412,36 @@ fn abi_numbers_follow_libffi() {
     }
 }
 
+#[cfg(target_arch = "arm")]
+#[test]
+fn abi_numbers_follow_libffi() {
+    for raw in [0, 3, 4, 99, u32::MAX] {
+        let err = Abi::from_raw(raw).unwrap_err();
+        assert_eq!(err, CifError::BadAbi(raw));
+        assert_eq!(err.status(), Status::BadAbi);
+    }
+    assert_eq!(Abi::from_raw(1), Ok(Abi::Aapcs));
+    assert_eq!(Abi::from_raw(2), Ok(Abi::Vfp));
+    for &abi in ABIS {
+        assert_eq!(Abi::from_raw(abi.to_raw()), Ok(abi));
+    }
+    assert_eq!(Abi::DEFAULT, Abi::Vfp);
+    // The other families' ABIs are refused by Cif::new, not a crash.
+    for abi in [
+        Abi::SysV64,
+        Abi::Win64,
+        Abi::SysV,
+        Abi::StdCall,
+        Abi::Aapcs64,
+    ] {
+        let err = Cif::new(abi, [Type::I32], Type::I32).unwrap_err();
+        assert_eq!(
+            (err, err.status()),
+            (CifError::BadAbi(abi.to_raw()), Status::BadAbi)
+        );
+    }
+}
+
 #[test]
 fn statuses_have_libffis_numbers() {
     assert_eq!(Status::Ok as u32, 0);
@@ -499,6 +537,8 @@ fn typed_signatures_with_unpassable_types() {
     let err = TypedCif::<extern "win64" fn() -> Over>::new().unwrap_err();
     #[cfg(target_arch = "x86")]
     let err = TypedCif::<extern "stdcall" fn() -> Over>::new().unwrap_err();
+    #[cfg(target_arch = "arm")]
+    let err = TypedCif::<extern "aapcs" fn() -> Over>::new().unwrap_err();
     assert_eq!(err, CifError::BadReturnType(ValueTypeError::OverAligned));
     #[cfg(feature = "global_jit_alloc")]
     {
@@ -567,7 +607,8 @@ fn closure_arguments_and_results_are_type_checked() {
     assert_eq!(*seen.lock().unwrap(), want);
 }
 
-/// Calls `dyn_va_sysv` (test-support/c/dynamic.c) with `n` int64_t variable arguments.
+/// Calls `dyn_va_sysv` (test-support/c/dynamic.c; `i386_vfmt` or `arm_vfmt`, the same
+/// formula, on those targets) with `n` int64_t variable arguments.
 fn va_with_n_arguments(n: usize) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     let va = closure_ffi_test_support::dynamic::sysv().va;
@@ -579,6 +620,14 @@ fn va_with_n_arguments(n: usize) -> (f64, f64) {
         }
         i386_vfmt as *const c_void
     };
+    #[cfg(target_arch = "arm")]
+    let va = {
+        // The same formula in test-support/c/dynamic_arm.c.
+        extern "C" {
+            fn arm_vfmt();
+        }
+        arm_vfmt as *const c_void
+    };
     let letters = std::ffi::CString::new("l".repeat(n)).unwrap();
     let letters_ptr = letters.as_ptr();
     let values: Vec<i64> = (0..n as i64).map(|i| i % 1000 - 500).collect();
@@ -587,7 +636,7 @@ fn va_with_n_arguments(n: usize) -> (f64, f64) {
     // `dyn_va_sysv` is System V on every x86_64 host (Abi::DEFAULT is Win64 on Windows).
     #[cfg(target_arch = "x86_64")]
     let abi = Abi::SysV64;
-    #[cfg(target_arch = "x86")]
+    #[cfg(any(target_arch = "x86", target_arch = "arm"))]
     let abi = Abi::DEFAULT;
     let cif = Cif::new_variadic(abi, types, 1, Type::F64).unwrap();
     let mut avalue: Vec<*mut c_void> = vec![(&letters_ptr as *const *const core::ffi::c_char)
