@@ -127,8 +127,8 @@ impl Ret<'_> {
 
     /// The return buffer: at least `max(size, 8)` bytes, aligned for the type. Integers
     /// narrower than 8 bytes may be written either at their own width or widened to 8 bytes
-    /// (libffi's `ffi_arg` on x86_64; on i386 `ffi_arg` is 4 bytes, and either of the three
-    /// widths is read correctly).
+    /// (libffi's `ffi_arg` on x86_64; on i386 and ARM `ffi_arg` is 4 bytes, and either of
+    /// the three widths is read correctly).
     #[inline]
     pub fn as_ptr(&self) -> *mut c_void {
         self.ptr

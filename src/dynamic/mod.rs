@@ -34,11 +34,15 @@
 //! |--------|------|-------|----------|------------------|
 //! | x86_64 | System V (the Unix default), Win64 (`extern "win64"`, gcc's `ms_abi`, libffi's WIN64/EFI64/GNUW64) | yes | yes | JIT-compiled stubs |
 //! | i386 (`x86`) | System V/cdecl (the default), stdcall, thiscall, fastcall, ms_cdecl, pascal, register (libffi's i386 set) | yes | yes | `Ok(false)`: the plan is interpreted |
+//! | 32-bit ARM (`arm`, `*-gnueabihf`: A32 and T32) | the AAPCS VFP variant (the default; libffi's VFP) and base standard (`extern "aapcs"`; libffi's SYSV) | yes | yes | `Ok(false)`: the plan is interpreted |
 //!
 //! On i386, variadic Cifs need a caller-pops convention (System V or ms_cdecl), `__int128`
 //! does not exist, and pascal and register refuse struct returns (no compiler defines
-//! them); see `src/arch/x86/i386.rs` for every rule. Types, layouts and the classifiers
-//! compile on every target; the executors and closures need x86_64 or i386.
+//! them); see `src/arch/x86/i386.rs` for every rule. On 32-bit ARM, `long double` is
+//! `double`, `__int128` does not exist, and variadic Cifs are marshaled by the base
+//! standard even for [`Abi::Vfp`] (as C compilers do); `src/arch/arm/aapcs32.rs` has every
+//! rule and where it follows gcc rather than libffi. Types, layouts and the classifiers
+//! compile on every target; the executors and closures need x86_64, i386 or 32-bit ARM.
 
 pub mod plan;
 pub mod types;
@@ -104,7 +108,8 @@ pub use closure_ffi_macros::CType;
 /// [`Win64`](Abi::Win64); i386 (`target_arch = "x86"`) [`SysV`](Abi::SysV) (cdecl, the
 /// default), [`StdCall`](Abi::StdCall), [`ThisCall`](Abi::ThisCall),
 /// [`FastCall`](Abi::FastCall), [`MsCdecl`](Abi::MsCdecl), [`Pascal`](Abi::Pascal) and
-/// [`Register`](Abi::Register). A Cif for an ABI of another family is
+/// [`Register`](Abi::Register); 32-bit ARM [`Vfp`](Abi::Vfp) (the default on
+/// `*-gnueabihf`) and [`Aapcs`](Abi::Aapcs). A Cif for an ABI of another family is
 /// [`CifError::BadAbi`].
 ///
 /// libffi's names are associated constants ([`Abi::UNIX64`], [`Abi::WIN64`], ...);

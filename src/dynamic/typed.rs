@@ -283,7 +283,8 @@ impl<R: Copy> RetBuf<R> {
 
 /// A Rust function-pointer type whose signature a [`Cif`] can describe: `extern "C"`
 /// functions, and on x86_64 `extern "sysv64"` and `extern "win64"`, on i386 `extern
-/// "cdecl"`, `"stdcall"`, `"fastcall"` and `"thiscall"` (safe or `unsafe`), of up to 12
+/// "cdecl"`, `"stdcall"`, `"fastcall"` and `"thiscall"`, on 32-bit ARM `extern "aapcs"`
+/// (the base standard) (safe or `unsafe`), of up to 12
 /// [`CType`] arguments.
 ///
 /// # Safety

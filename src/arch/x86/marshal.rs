@@ -1,5 +1,6 @@
-//! What both plan executors (x86_64's `dyncall/`, i686's `dyncall32/`) do the same way, in
-//! machine words (`usize`: 8 bytes on x86_64, 4 on i686): loading argument bytes zero- or
+//! What the plan executors (x86_64's `dyncall/`, i686's `dyncall32/`, and 32-bit ARM's
+//! `arch/arm/dyncall/`, which mounts this file) do the same way, in machine words (`usize`:
+//! 8 bytes on x86_64, 4 on i686 and ARM): loading argument bytes zero- or
 //! sign-extended to a word, narrowing a returned word to libffi's `ffi_arg` rules, filling
 //! a call frame by a plan, and, in a closure entry, the scratch layout and the argument
 //! pointers decoded from the incoming frame.
