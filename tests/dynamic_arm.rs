@@ -178,18 +178,21 @@ fn val<T: Copy>(value: T) -> Val {
     v
 }
 
+/// A C type and a value of it.
+type Typed = (Type, Val);
+
 /// One shape: the signature, the arguments the C caller passes (and a call from here
 /// passes too), what the callee returns for them, and what the caller folds that into.
 struct Case {
-    args: Vec<(Type, Val)>,
-    ret: (Type, Val),
-    folded: (Type, Val),
+    args: Vec<Typed>,
+    ret: Typed,
+    folded: Typed,
 }
 
 fn case(shape: Shape) -> Case {
     use Shape::*;
     let s12 = ArmS12 { a: 4, b: -5, c: 6 };
-    let (args, ret, folded): (Vec<(Type, Val)>, (Type, Val), (Type, Val)) = match shape {
+    let (args, ret, folded): (Vec<Typed>, Typed, Typed) = match shape {
         Ints => {
             let (a, b, c, d) = (-5i8, 200u8, -3000i16, 60000u16);
             let (e, f, g, h) = (
@@ -735,8 +738,8 @@ fn typed_layer_in_both_standards() {
     // SAFETY: the table entries have these signatures.
     let (vfp_fp, base_fp): (VfpFp, BaseFp) = unsafe {
         (
-            core::mem::transmute(vfp[2 * i]),
-            core::mem::transmute(base[2 * i]),
+            core::mem::transmute::<*const c_void, VfpFp>(vfp[2 * i]),
+            core::mem::transmute::<*const c_void, BaseFp>(base[2 * i]),
         )
     };
     let args = (1.5, -2.25, 0.125, 3.5, -0.75, 7);
