@@ -1604,6 +1604,18 @@ mod tests {
         }
     }
 
+    /// `PoolJitAlloc::new` maps as [`DUAL_MAPPING_BY_DEFAULT`] says: two views everywhere
+    /// but on 32-bit Arm, where `rx == rw`.
+    #[test]
+    fn default_mapping_follows_the_target() {
+        let jit = PoolJitAlloc::new();
+        let (rx, rw) = jit.alloc(64).expect("alloc");
+        assert_eq!(rx != rw.cast_const(), DUAL_MAPPING_BY_DEFAULT);
+        assert_eq!(DUAL_MAPPING_BY_DEFAULT, !cfg!(target_arch = "arm"));
+        // SAFETY: from `alloc`, released once.
+        unsafe { jit.release(rx) }.expect("release");
+    }
+
     /// Guards the jit-allocator2 workaround (see the FIXME in the module docs): chunks taken
     /// while others are live never overlap, across several jit-allocator2 blocks. Near chunks
     /// are checked the same way.
