@@ -313,7 +313,7 @@ fn upcast_sync_to_send_to_untyped_any() {
     );
 }
 
-static POOL_DUAL: LazyLock<PoolJitAlloc> = LazyLock::new(PoolJitAlloc::new);
+static POOL_DUAL: LazyLock<PoolJitAlloc> = LazyLock::new(|| PoolJitAlloc::with_dual_mapping(true));
 static POOL_SINGLE: LazyLock<PoolJitAlloc> =
     LazyLock::new(|| PoolJitAlloc::with_dual_mapping(false));
 
@@ -403,7 +403,7 @@ fn custom_jit_alloc_dual_mapping() {
             inner: &*POOL_DUAL,
             counters: &COUNTERS,
         },
-        "PoolJitAlloc::new (dual mapping)",
+        "PoolJitAlloc::with_dual_mapping(true)",
     );
 }
 

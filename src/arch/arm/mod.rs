@@ -42,7 +42,7 @@
 //!
 //! A load into `pc` is an interworking branch on ARMv7 (bit 0 selects T32), so the T32
 //! continuation literal has bit 0 set. A T32 function pointer has bit 0 set too:
-//! [`native`] clears it to find the template's code and sets it on the thunk's address.
+//! The native backend clears it to find the template's code and sets it on the thunk's address.
 //!
 //! [`reloc`] documents how each PC-relative instruction of the prologue is moved.
 
