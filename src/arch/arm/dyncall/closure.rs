@@ -243,4 +243,29 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn trampolines_disassemble_as_documented() {
+        use capstone::arch::arm::ArchMode;
+        use capstone::arch::BuildsCapstone;
+        use capstone::Capstone;
+
+        for (thumb, mode) in [(false, ArchMode::Arm), (true, ArchMode::Thumb)] {
+            let cs = Capstone::new().arm().mode(mode).build().unwrap();
+            let code = encode_trampoline(thumb, 0x1122_3344, 0x5566_7788);
+            let insns = cs.disasm_all(&code[..8], 0).unwrap();
+            let text: Vec<String> = insns
+                .iter()
+                .map(|i| format!("{} {}", i.mnemonic().unwrap(), i.op_str().unwrap_or("")))
+                .collect();
+            // Both loads read the words at +8 (ip) and +12 (pc): A32 reads pc as the
+            // instruction's address + 8, T32 as + 4 (4-aligned).
+            let want = if thumb {
+                ["ldr.w ip, [pc, #4]", "ldr.w pc, [pc, #4]"]
+            } else {
+                ["ldr ip, [pc]", "ldr pc, [pc]"]
+            };
+            assert_eq!(text, want, "{mode:?}");
+        }
+    }
 }
