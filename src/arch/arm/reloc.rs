@@ -55,8 +55,8 @@
 //! | T32 `ADR` (16/32-bit) | – | `ldr.w rd, lit` |
 //! | T32 `PLD`/`PLI` literal | – | `nop.w` |
 //!
-//! Refused ([`RelocError::Unsupported`]): a load into `pc`, `sp` (or an unpredictable
-//! register pair), `VLDR` literal (it has no register of its own to hold the address), any
+//! Refused ([`RelocError::Unsupported`]): a literal load into `pc` or `sp` (the rewrite
+//! would hold an address in `sp` for one instruction), or into an unpredictable register pair, `VLDR` literal (it has no register of its own to hold the address), any
 //! other instruction that reads or writes `pc` (Capstone's operands and implicit registers:
 //! `add rd, pc, rm`, `mov pc, lr`, `pop {.., pc}`, `tbb [pc, ..]`, ...) or that Capstone
 //! puts in the jump, call or interrupt groups (`bx`, `blx rm`, `svc`, ...), a branch into the
@@ -278,6 +278,10 @@ fn classify_a32(w: u32, addr: u64, offset: usize) -> Result<Option<Rewrite>, Rel
         if rt == PC {
             return unsupported("literal load into pc");
         }
+        if rt == SP {
+            // The rewrite would hold the literal's address in sp between its two loads.
+            return unsupported("literal load into sp");
+        }
         let load = if w & (1 << 22) == 0 {
             Load::Word
         } else {
@@ -295,8 +299,10 @@ fn classify_a32(w: u32, addr: u64, offset: usize) -> Result<Option<Rewrite>, Rel
         _ => None,
     };
     if let Some(load) = extra {
-        if rt == PC || (matches!(load, Load::Dual(_)) && (rt % 2 != 0 || rt == 14)) {
-            return unsupported("literal load into pc or an unpredictable register pair");
+        let dual = matches!(load, Load::Dual(_));
+        // LDRD: an even first register, and not r12 (its pair would be sp) or r14.
+        if rt == PC || rt == SP || (dual && (rt % 2 != 0 || rt >= 12)) {
+            return unsupported("literal load into pc, sp or an unpredictable register pair");
         }
         let imm = ((w >> 4) & 0xF0) | (w & 0xF);
         let address = offset_by(pc.into(), up, imm);

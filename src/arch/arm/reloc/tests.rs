@@ -321,33 +321,17 @@ fn prefetch_becomes_nop() {
 
 #[test]
 fn a32_unrelocatable_instructions_are_refused() {
-    let cases: [(u32, &str); 8] = [
+    let pc = "instruction that reads or writes pc, or branches";
+    let cases: [(u32, &str); 9] = [
         (0xED9F_0B02, "VLDR literal"),
-        (
-            0xE12F_FF1E,
-            "instruction that reads or writes pc, or branches",
-        ), // bx lr
-        (
-            0xE1A0_F00E,
-            "instruction that reads or writes pc, or branches",
-        ), // mov pc, lr
-        (
-            0xE8BD_8010,
-            "instruction that reads or writes pc, or branches",
-        ), // pop {r4, pc}
-        (
-            0xE08F_0000,
-            "instruction that reads or writes pc, or branches",
-        ), // add r0, pc, r0
+        (0xE12F_FF1E, pc), // bx lr
+        (0xE1A0_F00E, pc), // mov pc, lr
+        (0xE8BD_8010, pc), // pop {r4, pc}
+        (0xE08F_0000, pc), // add r0, pc, r0
         (0xE59F_F004, "literal load into pc"),
-        (
-            0xEF00_0000,
-            "instruction that reads or writes pc, or branches",
-        ), // svc #0
-        (
-            0xE12F_FF33,
-            "instruction that reads or writes pc, or branches",
-        ), // blx r3
+        (0xE59F_D004, "literal load into sp"),
+        (0xEF00_0000, pc), // svc #0
+        (0xE12F_FF33, pc), // blx r3
     ];
     for (word, what) in cases {
         assert_eq!(
