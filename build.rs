@@ -2,6 +2,7 @@
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    thumb_cfg();
     println!("cargo::rerun-if-env-changed=RUSTC_BOOTSTRAP");
     let safe_jit = std::env::var_os("CARGO_FEATURE_SAFE_JIT").is_some();
     let no_safe_jit = std::env::var_os("CARGO_FEATURE_NO_SAFE_JIT").is_some();
@@ -37,4 +38,18 @@ fn rustc_is_nightly() -> bool {
         })
         .unwrap_or(false)
         || std::env::var_os("RUSTC_BOOTSTRAP").is_some()
+}
+
+/// Sets `cfg(closure_ffi_thumb)` when the target's Rust code is T32 (Thumb-2): stable Rust
+/// does not expose `target_feature = "thumb-mode"` as a cfg (checked with rustc 1.95 on
+/// `thumbv7neon-unknown-linux-gnueabihf`), so the target name (`thumb*`) decides, or the
+/// feature when a compiler does report it. The 32-bit Arm stub and relocator use it.
+fn thumb_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(closure_ffi_thumb)");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let arm = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|a| a == "arm");
+    if arm && (target.starts_with("thumb") || features.split(',').any(|f| f == "thumb-mode")) {
+        println!("cargo::rustc-cfg=closure_ffi_thumb");
+    }
 }

@@ -25,7 +25,7 @@
 /// - the ABI is one closure-ffi has a [calling-convention marker](crate::cc) for: `"Rust"`
 ///   (also when there is no `extern`), `"C"` (also for a bare `extern`), `"system"`,
 ///   `"efiapi"`, `"sysv64"`, `"win64"`, `"cdecl"`, `"stdcall"`, `"fastcall"`,
-///   `"thiscall"`, and their `-unwind` forms (not `"efiapi"`). Any other string is an error;
+///   `"thiscall"`, `"aapcs"`, and their `-unwind` forms (not `"efiapi"`). Any other string is an error;
 ///   an ABI the target lacks is rejected by rustc;
 /// - every lifetime of the signature is named: declared in `for<..>` and used by an
 ///   argument, or a parameter of the alias (elision inside a nested `fn(&T)` or

@@ -1,12 +1,16 @@
 //! Checks what was generated: the thunk copy of a real (compiler-made) template, decoded
 //! with Capstone. Run in debug and release to cover opt-level 0 and 3 prologues.
 
-#![cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#![cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
 
 use capstone::arch::BuildsCapstone;
 use capstone::Capstone;
 #[cfg(target_arch = "aarch64")]
 use closure_ffi::arch::aarch64::MAGIC;
+#[cfg(all(target_arch = "arm", not(closure_ffi_thumb)))]
+use closure_ffi::arch::arm::MAGIC_A32 as MAGIC;
+#[cfg(all(target_arch = "arm", closure_ffi_thumb))]
+use closure_ffi::arch::arm::MAGIC_T32 as MAGIC;
 #[cfg(target_arch = "x86_64")]
 use closure_ffi::arch::x86::MAGIC;
 use closure_ffi::traits::FnThunk;
@@ -20,11 +24,30 @@ where
     <(cc::C, F) as FnThunk<B>>::THUNK_TEMPLATE
 }
 
+/// The code address of a function pointer (32-bit Arm T32: bit 0 cleared).
+fn code(fn_ptr: *const u8) -> *const u8 {
+    if cfg!(target_arch = "arm") {
+        fn_ptr.map_addr(|a| a & !1)
+    } else {
+        fn_ptr
+    }
+}
+
+/// What a jump back into the template loads for the code at `addr`: the address, with bit 0
+/// set for T32 (an interworking load into `pc`).
+fn continuation(addr: u64) -> u64 {
+    if cfg!(all(target_arch = "arm", closure_ffi_thumb)) {
+        addr | 1
+    } else {
+        addr
+    }
+}
+
 /// Offset of the stub's magic in a template (the continuation is right after it).
 fn magic_offset(template: *const u8) -> usize {
     // SAFETY: the template is code of this process, at least this long (it contains the
     // stub, and we stop at the magic).
-    let bytes = unsafe { std::slice::from_raw_parts(template, 4096) };
+    let bytes = unsafe { std::slice::from_raw_parts(code(template), 4096) };
     bytes
         .windows(16)
         .position(|w| w == MAGIC)
@@ -148,6 +171,86 @@ mod aarch64 {
     }
 }
 
+#[cfg(target_arch = "arm")]
+use arm::decode_thunk;
+
+#[cfg(target_arch = "arm")]
+mod arm {
+    use super::*;
+    use capstone::arch::arm::{ArmOperandType, ArmReg};
+    use capstone::arch::ArchOperand;
+    use capstone::RegId;
+
+    /// Decodes the thunk at `entry` (a function pointer) up to its final load into `pc`:
+    /// every instruction must decode, and the last two must be `ldr p, [pc, #slot]; ldr pc,
+    /// [pc, #continuation]` (`ldr.w` in T32). Returns (the closure pointer in the slot, the
+    /// jump target read from the literal).
+    pub fn decode_thunk(entry: *const u8) -> (u64, u64) {
+        let thumb = cfg!(closure_ffi_thumb);
+        assert_eq!(entry as usize & 1 == 1, thumb, "bit 0 of the thunk pointer");
+        let cs = Capstone::new()
+            .arm()
+            .mode(if thumb {
+                capstone::arch::arm::ArchMode::Thumb
+            } else {
+                capstone::arch::arm::ArchMode::Arm
+            })
+            .detail(true)
+            .build()
+            .expect("capstone");
+        let start = code(entry);
+        // SAFETY: 1 KiB stays inside the allocator's chunk (64 KiB, page-aligned) for these
+        // thunks; the twelve-argument one is longer than 256 bytes here (every argument is
+        // spilled before the stub).
+        let bytes = unsafe { std::slice::from_raw_parts(start, 1024) };
+        let insns = cs.disasm_all(bytes, start as u64).expect("decode thunk");
+        let pc = RegId(ArmReg::ARM_REG_PC as u16);
+        // (destination register, literal address) of a `ldr rt, [pc, #imm]`.
+        let literal_load = |insn: &capstone::Insn| -> Option<(RegId, u64)> {
+            if !insn.mnemonic()?.starts_with("ldr") {
+                return None;
+            }
+            let detail = cs.insn_detail(insn).ok()?;
+            let ops: Vec<_> = detail
+                .arch_detail()
+                .operands()
+                .into_iter()
+                .filter_map(|o| match o {
+                    ArchOperand::ArmOperand(o) => Some(o.op_type),
+                    _ => None,
+                })
+                .collect();
+            let (ArmOperandType::Reg(rt), ArmOperandType::Mem(mem)) = (&ops[0], &ops[1]) else {
+                return None;
+            };
+            if mem.base() != pc {
+                return None;
+            }
+            let base = if thumb {
+                (insn.address() + 4) & !3
+            } else {
+                insn.address() + 8
+            };
+            Some((*rt, base.wrapping_add(mem.disp() as i64 as u64)))
+        };
+        let all: Vec<&capstone::Insn> = insns.iter().collect();
+        let end = all
+            .iter()
+            .position(|i| literal_load(i).is_some_and(|(rt, _)| rt == pc))
+            .expect("the thunk ends with a load into pc");
+        assert!(end >= 1);
+        let (rt, slot) = literal_load(all[end - 1]).expect("the stub's literal load");
+        assert_ne!(rt, pc);
+        let (_, lit) = literal_load(all[end]).expect("the jump back");
+        let read = |addr: u64| {
+            assert_eq!(addr % 4, 0, "pool literals are aligned");
+            // SAFETY: the literal lies inside the thunk allocation (the pool after the jump).
+            u64::from(unsafe { (addr as usize as *const u32).read() })
+        };
+        (read(slot), read(lit))
+    }
+}
+
 #[test]
 fn thunk_loads_closure_and_jumps_back_to_the_template() {
     let secret = std::hint::black_box(0x0123_4567_89AB_CDEFu64);
@@ -165,7 +268,11 @@ fn thunk_loads_closure_and_jumps_back_to_the_template() {
     // SAFETY: the box is alive while `thunk` is.
     assert_eq!(unsafe { (closure_ptr as *const u64).read() }, secret);
     // The jump goes back to the instruction right after the template's magic.
-    assert_eq!(target, template as u64 + magic_offset(template) as u64 + 16);
+    let template_code = code(template) as u64;
+    assert_eq!(
+        target,
+        continuation(template_code + magic_offset(template) as u64 + 16)
+    );
     // SAFETY: `thunk` is alive.
     assert_eq!(unsafe { thunk.bare()(1) }, 1 ^ secret);
 }

@@ -5,7 +5,8 @@
 #![cfg(any(
     target_arch = "x86_64",
     all(target_arch = "x86", target_os = "linux"),
-    all(target_arch = "aarch64", target_os = "linux")
+    all(target_arch = "aarch64", target_os = "linux"),
+    all(target_arch = "arm", target_os = "linux")
 ))]
 
 use core::ffi::c_void;
@@ -33,14 +34,18 @@ const ABIS: &[Abi] = &[
 #[cfg(target_arch = "aarch64")]
 const ABIS: &[Abi] = &[Abi::Aapcs64];
 /// A second ABI of the target that can call variadic functions (aarch64 has one ABI).
+#[cfg(target_arch = "arm")]
+const ABIS: &[Abi] = &[Abi::Vfp, Abi::Aapcs];
 #[cfg(target_arch = "x86_64")]
 const OTHER: Abi = Abi::Win64;
 #[cfg(target_arch = "x86")]
 const OTHER: Abi = Abi::MsCdecl;
 #[cfg(target_arch = "aarch64")]
 const OTHER: Abi = Abi::Aapcs64;
+#[cfg(target_arch = "arm")]
+const OTHER: Abi = Abi::Aapcs;
 /// The target's ABIs that can call variadic functions.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "arm"))]
 const VARIADIC_ABIS: &[Abi] = ABIS;
 #[cfg(target_arch = "x86")]
 const VARIADIC_ABIS: &[Abi] = &[Abi::SysV, Abi::MsCdecl];
@@ -442,6 +447,36 @@ fn abi_numbers_follow_libffi() {
     }
 }
 
+#[cfg(target_arch = "arm")]
+#[test]
+fn abi_numbers_follow_libffi() {
+    for raw in [0, 3, 4, 99, u32::MAX] {
+        let err = Abi::from_raw(raw).unwrap_err();
+        assert_eq!(err, CifError::BadAbi(raw));
+        assert_eq!(err.status(), Status::BadAbi);
+    }
+    assert_eq!(Abi::from_raw(1), Ok(Abi::Aapcs));
+    assert_eq!(Abi::from_raw(2), Ok(Abi::Vfp));
+    for &abi in ABIS {
+        assert_eq!(Abi::from_raw(abi.to_raw()), Ok(abi));
+    }
+    assert_eq!(Abi::DEFAULT, Abi::Vfp);
+    // The other families' ABIs are refused by Cif::new, not a crash.
+    for abi in [
+        Abi::SysV64,
+        Abi::Win64,
+        Abi::SysV,
+        Abi::StdCall,
+        Abi::Aapcs64,
+    ] {
+        let err = Cif::new(abi, [Type::I32], Type::I32).unwrap_err();
+        assert_eq!(
+            (err, err.status()),
+            (CifError::BadAbi(abi.to_raw()), Status::BadAbi)
+        );
+    }
+}
+
 #[test]
 fn statuses_have_libffis_numbers() {
     assert_eq!(Status::Ok as u32, 0);
@@ -539,6 +574,8 @@ fn typed_signatures_with_unpassable_types() {
     let err = TypedCif::<extern "stdcall" fn() -> Over>::new().unwrap_err();
     #[cfg(target_arch = "aarch64")]
     let err = TypedCif::<extern "C" fn() -> Over>::new().unwrap_err();
+    #[cfg(target_arch = "arm")]
+    let err = TypedCif::<extern "aapcs" fn() -> Over>::new().unwrap_err();
     assert_eq!(err, CifError::BadReturnType(ValueTypeError::OverAligned));
     #[cfg(feature = "global_jit_alloc")]
     {
@@ -607,7 +644,8 @@ fn closure_arguments_and_results_are_type_checked() {
     assert_eq!(*seen.lock().unwrap(), want);
 }
 
-/// Calls `dyn_va_sysv` (test-support/c/dynamic.c) with `n` int64_t variable arguments.
+/// Calls `dyn_va_sysv` (test-support/c/dynamic.c; `i386_vfmt` or `arm_vfmt`, the same
+/// formula, on those targets) with `n` int64_t variable arguments.
 fn va_with_n_arguments(n: usize) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     let va = closure_ffi_test_support::dynamic::sysv().va;
@@ -626,6 +664,14 @@ fn va_with_n_arguments(n: usize) -> (f64, f64) {
             fn a64_vfmt();
         }
         a64_vfmt as *const c_void
+    };
+    #[cfg(target_arch = "arm")]
+    let va = {
+        // The same formula in test-support/c/dynamic_arm.c.
+        extern "C" {
+            fn arm_vfmt();
+        }
+        arm_vfmt as *const c_void
     };
     let letters = std::ffi::CString::new("l".repeat(n)).unwrap();
     let letters_ptr = letters.as_ptr();

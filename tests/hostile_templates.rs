@@ -1,12 +1,19 @@
 //! Hand-written thunk templates: prologues the relocator must refuse with an error value
 //! (never a crash), and PC-relative prologues it must relocate and run correctly (x86_64: a
-//! RIP-relative `lea`; aarch64: every A64 PC-relative class, branches out taken and not).
+//! RIP-relative `lea`; aarch64: every A64 PC-relative class, branches out taken and not;
+//! 32-bit Arm: literal loads, ADR, calls to both instruction sets, a loop, branches out
+//! taken and not, in the build's instruction set: A32 on armv7, T32 on thumbv7neon).
 //!
 //! Each template is plain assembly ending in the real stub shape (x86: `mov r, placeholder;
 //! jmp over magic; magic`; aarch64: `ldr x0, literal; b over; literal; magic`), wired to a
 //! thunk value through the `FnThunk` traits.
 
-#![cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+#![cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm"
+))]
 
 use closure_ffi::thunk::{RelocError, ThunkError};
 use closure_ffi::traits::{FnMutThunk, FnOnceThunk, FnPtr, FnThunk};
@@ -330,10 +337,25 @@ fn large_frame_template_runs() {
         *v = i as u64 * 3;
     }
     let salt = 11u64;
-    let f = BareFn::<unsafe extern "C" fn(Big) -> u64>::try_new(move |b: Big| {
+    let made = BareFn::<unsafe extern "C" fn(Big) -> u64>::try_new(move |b: Big| {
         b.v.iter().sum::<u64>() + b.v[2047] + salt
-    })
-    .expect("a template with a large frame must be relocated");
+    });
+    // 32-bit Arm, dev profile: the template's prologue copies the by-value argument word by
+    // word before the stub (rustc 1.95: `add lr, fp, #..; ldr r0, [lr, #..]; add lr, sp,
+    // #..; str r0, [lr, #..]` per word, about 64 KiB), so the stub lies beyond the bounded
+    // scan (`arch::MAX_STUB_SCAN`): creating the thunk fails with an error value. Release
+    // builds copy it with `memcpy` after the stub and run below.
+    #[cfg(all(target_arch = "arm", debug_assertions))]
+    {
+        assert_eq!(
+            made.err(),
+            Some(ThunkError::Relocation(RelocError::StubNotFound))
+        );
+        let _ = big;
+        return;
+    }
+    #[allow(unreachable_code)]
+    let f = made.expect("a template with a large frame must be relocated");
     let want: u64 = (0..2048u64).map(|i| i * 3).sum::<u64>() + 2047 * 3 + salt;
     // SAFETY: `f` is alive.
     assert_eq!(unsafe { f.bare()(big) }, want);
@@ -559,5 +581,289 @@ mod aarch64 {
         runs(CbzTaken, |_| 4242);
         runs(BcondTaken, |_| 4242);
         runs(BTaken, |_| 4242);
+    }
+}
+
+// 32-bit Arm, in the build's instruction set (`cfg(closure_ffi_thumb)`, set by closure-ffi's
+// build script for `thumb*` targets). `func!` opens a function of that set; `other_func!` one
+// of the other set (for `BLX` to it). The stub loads into r0.
+#[cfg(all(target_arch = "arm", not(closure_ffi_thumb)))]
+macro_rules! stub {
+    () => {
+        "movw r0, #0xa640\n movt r0, #0xc1f5\n b 2f\n .inst 0xe7fc1ff5, 0xe7f7abf0, 0xe7f0c1ff, 0xe7fa64f0\n 2:\n"
+    };
+}
+#[cfg(all(target_arch = "arm", closure_ffi_thumb))]
+macro_rules! stub {
+    () => {
+        "movw r0, #0xa640\n movt r0, #0xc1f5\n b.w 2f\n .inst.n 0xf7fc, 0xa1f5, 0xf7f7, 0xaab0, 0xf7f0, 0xac1f, 0xf7fa, 0xa640\n 2:\n"
+    };
+}
+#[cfg(all(target_arch = "arm", not(closure_ffi_thumb)))]
+macro_rules! magic {
+    () => {
+        ".inst 0xe7fc1ff5, 0xe7f7abf0, 0xe7f0c1ff, 0xe7fa64f0\n"
+    };
+}
+#[cfg(all(target_arch = "arm", closure_ffi_thumb))]
+macro_rules! magic {
+    () => {
+        ".inst.n 0xf7fc, 0xa1f5, 0xf7f7, 0xaab0, 0xf7f0, 0xac1f, 0xf7fa, 0xa640\n"
+    };
+}
+#[cfg(all(target_arch = "arm", not(closure_ffi_thumb)))]
+macro_rules! func {
+    ($name:literal) => {
+        concat!(
+            ".arm\n .p2align 2\n .globl ",
+            $name,
+            "\n .type ",
+            $name,
+            ", %function\n",
+            $name,
+            ":\n"
+        )
+    };
+}
+#[cfg(all(target_arch = "arm", closure_ffi_thumb))]
+macro_rules! func {
+    ($name:literal) => {
+        concat!(
+            ".thumb\n .p2align 2\n .globl ",
+            $name,
+            "\n .type ",
+            $name,
+            ", %function\n .thumb_func\n",
+            $name,
+            ":\n"
+        )
+    };
+}
+#[cfg(all(target_arch = "arm", not(closure_ffi_thumb)))]
+macro_rules! other_func {
+    ($name:literal) => {
+        concat!(
+            ".thumb\n .p2align 2\n .type ",
+            $name,
+            ", %function\n .thumb_func\n",
+            $name,
+            ":\n"
+        )
+    };
+}
+#[cfg(all(target_arch = "arm", closure_ffi_thumb))]
+macro_rules! other_func {
+    ($name:literal) => {
+        concat!(
+            ".arm\n .p2align 2\n .type ",
+            $name,
+            ", %function\n",
+            $name,
+            ":\n"
+        )
+    };
+}
+
+// The four shapes every architecture refuses.
+#[cfg(target_arch = "arm")]
+core::arch::global_asm!(
+    ".syntax unified",
+    ".text",
+    func!("cffi_test_no_stub"),
+    "bx lr",
+    ".fill 2048, 4, 0",
+    func!("cffi_test_ret_first"),
+    "bx lr",
+    stub!(),
+    "bx lr",
+    func!("cffi_test_malformed"),
+    "nop",
+    "nop",
+    magic!(),
+    "bx lr",
+    func!("cffi_test_indirect"),
+    "bx r1",
+    stub!(),
+    "bx lr",
+);
+
+// PC-relative prologues, relocated and run from JIT memory. Each returns `*closure` (a u64,
+// in r1:r0) plus what the prologue computed; the `taken` ones branch out of the prologue past
+// the stub and return 4242 without reading the closure.
+#[cfg(target_arch = "arm")]
+core::arch::global_asm!(
+    ".syntax unified",
+    ".text",
+    // LDR, LDRD, LDRH, LDRSB literal, ADR, PLD (after a 2-byte nop in T32, so that
+    // Align(PC, 4) matters): + 1000 + 5 + 7 + 20 - 3 + 300.
+    func!("cffi_arm_literals"),
+    "push {{r4, r5, r6, lr}}",
+    "nop",
+    "ldr r1, 5f",
+    "ldrd r2, r3, 8f",
+    "ldrh r4, 6f",
+    "ldrsb r5, 9f",
+    "adr r6, 7f",
+    "pld [pc, #0]",
+    stub!(),
+    "add r1, r1, r2",
+    "add r1, r1, r3",
+    "add r1, r1, r4",
+    "add r1, r1, r5",
+    "ldr r6, [r6]",
+    "add r1, r1, r6",
+    "ldrd r2, r3, [r0]",
+    "adds r0, r2, r1",
+    "adc r1, r3, #0",
+    "pop {{r4, r5, r6, pc}}",
+    ".p2align 3",
+    "8: .word 5, 7",
+    "5: .word 1000",
+    "7: .word 300",
+    "6: .short 20",
+    "9: .byte -3",
+    ".p2align 2",
+    // BL to a function of the same set, BLX to one of the other set: + 1000 + 50.
+    func!("cffi_arm_call"),
+    "push {{r4, lr}}",
+    "bl cffi_arm_helper",
+    "mov r4, r0",
+    "blx cffi_arm_other_helper",
+    "add r4, r4, r0",
+    stub!(),
+    "ldrd r2, r3, [r0]",
+    "adds r0, r2, r4",
+    "adc r1, r3, #0",
+    "pop {{r4, pc}}",
+    func!("cffi_arm_helper"),
+    "mov r0, #1000",
+    "bx lr",
+    other_func!("cffi_arm_other_helper"),
+    "mov r0, #50",
+    "bx lr",
+    // A loop inside the prologue around a rewritten (longer) instruction: + 3 * 100.
+    func!("cffi_arm_loop"),
+    "mov r2, #3",
+    "mov r3, #0",
+    "5: ldr ip, 6f",
+    "add r3, r3, ip",
+    "subs r2, r2, #1",
+    "bne 5b",
+    stub!(),
+    "ldrd r0, r1, [r0]",
+    "adds r0, r0, r3",
+    "adc r1, r1, #0",
+    "bx lr",
+    ".p2align 2",
+    "6: .word 100",
+    // A conditional branch out of the prologue, not taken: + 0.
+    func!("cffi_arm_not_taken"),
+    "mov r2, #0",
+    "cmp r2, #1",
+    "beq 9f",
+    stub!(),
+    "ldrd r0, r1, [r0]",
+    "bx lr",
+    "9: movw r0, #4242",
+    "mov r1, #0",
+    "bx lr",
+    // Taken: B<c> and B out of the prologue, to the template's code past the stub.
+    func!("cffi_arm_bcond_taken"),
+    "cmp sp, #0",
+    "bne 9f",
+    stub!(),
+    "ldrd r0, r1, [r0]",
+    "bx lr",
+    "9: movw r0, #4242",
+    "mov r1, #0",
+    "bx lr",
+    func!("cffi_arm_b_taken"),
+    "b 9f",
+    stub!(),
+    "ldrd r0, r1, [r0]",
+    "bx lr",
+    "9: movw r0, #4242",
+    "mov r1, #0",
+    "bx lr",
+);
+
+// T32 only: CBZ taken and CBNZ not taken out of the prologue, and an IT block (copied).
+#[cfg(all(target_arch = "arm", closure_ffi_thumb))]
+core::arch::global_asm!(
+    ".syntax unified",
+    ".text",
+    func!("cffi_t32_cbz"),
+    "movs r2, #0",
+    "cmp r2, #0",
+    "ite eq",
+    "moveq r3, #9",
+    "movne r3, #1",
+    "cbnz r2, 9f",
+    "cbz r2, 8f",
+    stub!(),
+    "ldrd r0, r1, [r0]",
+    "bx lr",
+    "8: mov r0, r3",
+    "movs r1, #0",
+    "bx lr",
+    "9: movw r0, #4242",
+    "movs r1, #0",
+    "bx lr",
+);
+
+#[cfg(target_arch = "arm")]
+mod arm {
+    use super::*;
+
+    hostile!(Literals, cffi_arm_literals);
+    hostile!(Call, cffi_arm_call);
+    hostile!(Loop, cffi_arm_loop);
+    hostile!(NotTaken, cffi_arm_not_taken);
+    hostile!(BcondTaken, cffi_arm_bcond_taken);
+    hostile!(BTaken, cffi_arm_b_taken);
+
+    /// Creates a thunk of `make(value)` for a few values and checks it returns `expect(value)`.
+    fn runs<T: FnThunk<Bare> + 'static>(make: fn(u64) -> T, expect: fn(u64) -> u64) {
+        for value in [1u64, 41, 1 << 40] {
+            let thunk = create(make(value)).expect("the prologue must relocate");
+            let bare = thunk.bare();
+            // SAFETY: the template returns a u64 computed from `self.0`; `thunk` is alive.
+            assert_eq!(unsafe { bare() }, expect(value), "value {value}");
+        }
+    }
+
+    #[test]
+    fn literal_loads_adr_and_pld_are_relocated_and_run() {
+        runs(Literals, |v| v + 1000 + 5 + 7 + 20 - 3 + 300);
+    }
+
+    #[test]
+    fn calls_out_of_the_prologue_return_into_the_copy() {
+        runs(Call, |v| v + 1000 + 50);
+    }
+
+    #[test]
+    fn loop_around_a_rewritten_instruction() {
+        runs(Loop, |v| v + 300);
+    }
+
+    #[test]
+    fn conditional_branch_out_not_taken() {
+        runs(NotTaken, |v| v);
+    }
+
+    #[test]
+    fn branches_out_taken_reach_the_template() {
+        runs(BcondTaken, |_| 4242);
+        runs(BTaken, |_| 4242);
+    }
+
+    #[cfg(closure_ffi_thumb)]
+    hostile!(Cbz, cffi_t32_cbz);
+
+    #[cfg(closure_ffi_thumb)]
+    #[test]
+    fn t32_cbz_taken_cbnz_not_taken_it_block_copied() {
+        runs(Cbz, |_| 9);
     }
 }

@@ -302,3 +302,18 @@ mod x86 {
         c_scalars_only: "thiscall" [call_thiscall_0, call_thiscall_1, call_thiscall_2,
         call_thiscall_3, call_thiscall_7, call_thiscall_12]);
 }
+
+// ---- 32-bit Arm ---------------------------------------------------------------------------
+
+#[cfg(target_arch = "arm")]
+mod arm {
+    use super::*;
+
+    // "aapcs" is the base AAPCS: floating-point arguments in core registers, where "C" on
+    // the gnueabihf targets is the VFP variant. The C peer is compiled for the VFP variant,
+    // so these are called from Rust only (through their own `extern "aapcs"` pointers).
+    suite!(aapcs, Aapcs, "aapcs", new_aapcs);
+    suite!(aapcs_unwind, AapcsUnwind, "aapcs-unwind", new_aapcs_unwind);
+    // "efiapi" is the base AAPCS on 32-bit Arm as well.
+    suite!(efiapi, Efiapi, "efiapi", new_efiapi);
+}

@@ -18,7 +18,12 @@
 
 #![cfg(all(
     feature = "default_jit_alloc",
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    )
 ))]
 
 #[path = "common/abort.rs"]

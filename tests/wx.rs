@@ -12,7 +12,9 @@
 //! checker rounds; `scripts/stress` runs this file in release with many more.
 
 // Linux only: the observer reads /proc/self/maps and matches the two views by memfd offset;
-// Windows has neither (its allocator's dual mapping is a section object).
+// Windows has neither (its allocator's dual mapping is a section object). Not on 32-bit Arm:
+// its default allocator is a single read-write-execute mapping
+// (`jit_alloc::DUAL_MAPPING_BY_DEFAULT`: qemu-arm misses code rewritten through a second view).
 #![cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),

@@ -39,6 +39,8 @@ pub const ABIS: &[&str] = &[
     "fastcall-unwind",
     "thiscall",
     "thiscall-unwind",
+    "aapcs",
+    "aapcs-unwind",
 ];
 
 /// A checked invocation: the aliases that passed, and the errors of those that did not

@@ -82,6 +82,8 @@ markers! {
     #[cfg(target_arch = "x86")] fastcall_unwind: FastcallUnwind "fastcall-unwind" unwind;
     #[cfg(target_arch = "x86")] thiscall: Thiscall "thiscall" nounwind;
     #[cfg(target_arch = "x86")] thiscall_unwind: ThiscallUnwind "thiscall-unwind" unwind;
+    #[cfg(target_arch = "arm")] aapcs: Aapcs "aapcs" nounwind;
+    #[cfg(target_arch = "arm")] aapcs_unwind: AapcsUnwind "aapcs-unwind" unwind;
 }
 
 fn main() -> ExitCode {

@@ -1,6 +1,6 @@
 //! What every plan executor (x86_64's `x86/dyncall/`, i686's `x86/dyncall32/`, aarch64's
-//! `aarch64/dyncall/`) does the same way, in machine words (`usize`: 8 bytes on x86_64 and
-//! aarch64, 4 on i686): loading argument bytes zero- or
+//! `aarch64/dyncall/`, 32-bit Arm's `arm/dyncall/`) does the same way, in machine words
+//! (`usize`: 8 bytes on x86_64 and aarch64, 4 on i686 and Arm): loading argument bytes zero- or
 //! sign-extended to a word, narrowing a returned word to libffi's `ffi_arg` rules, filling
 //! a call frame by a plan, and, in a closure entry, the scratch layout and the argument
 //! pointers decoded from the incoming frame.

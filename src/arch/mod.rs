@@ -16,7 +16,8 @@
 //!   relocator (Capstone). Called once per template; the result is cached.
 //! - **`flush_icache(rx, len)`**: make freshly written code visible to instruction fetch.
 //! - **`code_address(fn_ptr)` / `thunk_address(rx)`**: between function pointers and code
-//!   addresses (identity on x86 and aarch64; Thumb would set and clear bit 0).
+//!   addresses (identity on x86, aarch64 and A32; T32 function pointers have bit 0 set,
+//!   which `code_address` clears and `thunk_address` sets).
 //!
 //! Relocators and their constants (encodings, magic, placeholders) are plain functions over
 //! bytes and compile on every host, so their golden tests run on x86_64; only what reads or
@@ -24,6 +25,7 @@
 //! one place, below, and an unsupported target is a compile error.
 
 pub mod aarch64;
+pub mod arm;
 pub mod x86;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
@@ -31,6 +33,9 @@ pub(crate) use self::x86::native;
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) use self::aarch64::native;
+
+#[cfg(target_arch = "arm")]
+pub(crate) use self::arm::native;
 
 // The executor of call plans for the dynamic layer (`dyncall`), and what every executor
 // shares in machine words (`marshal`).
@@ -40,17 +45,26 @@ pub(crate) use self::x86::dyncall;
 #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
 pub(crate) use self::aarch64::dyncall;
 
+#[cfg(all(target_arch = "arm", target_os = "linux"))]
+pub(crate) use self::arm::dyncall;
+
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux")
+    all(target_arch = "aarch64", target_os = "linux"),
+    all(target_arch = "arm", target_os = "linux")
 ))]
 pub(crate) mod marshal;
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm"
+)))]
 compile_error!(
     "closure-ffi: this target architecture has no thunk backend yet (supported: x86_64, x86, \
-     aarch64)"
+     aarch64, arm (ARMv7-A, A32 and T32))"
 );
 
 /// Maximum number of bytes scanned from a template entry for the stub's magic constant.
@@ -69,7 +83,12 @@ pub const MAX_STUB_SCAN: usize = 4096;
 ///
 /// # Safety
 /// `entry` must point to the code of a thunk template (readable up to the end of its stub).
-#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm"
+))]
 pub(crate) unsafe fn find_magic(entry: *const u8, magic: &[u8]) -> Option<usize> {
     const PAGE: usize = 4096;
     let start = entry as usize;

@@ -109,6 +109,11 @@ macro_rules! all_cc_shorthands {
             #[cfg(target_arch = "x86")]
             ThiscallUnwind: new_thiscall_unwind, new_thiscall_unwind_in, try_new_thiscall_unwind,
                 try_new_thiscall_unwind_in;
+            #[cfg(target_arch = "arm")]
+            Aapcs: new_aapcs, new_aapcs_in, try_new_aapcs, try_new_aapcs_in;
+            #[cfg(target_arch = "arm")]
+            AapcsUnwind: new_aapcs_unwind, new_aapcs_unwind_in, try_new_aapcs_unwind,
+                try_new_aapcs_unwind_in;
         }
     };
 }

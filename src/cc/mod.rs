@@ -8,12 +8,13 @@
 //!
 //! | marker | ABI | targets |
 //! |---|---|---|
-//! | [`Rust`] | `"Rust"` (stable only within one binary) | all (x86_64, x86, aarch64) |
+//! | [`Rust`] | `"Rust"` (stable only within one binary) | all (x86_64, x86, aarch64, arm) |
 //! | [`C`], [`CUnwind`] | `"C"`, `"C-unwind"` | all |
 //! | [`System`], [`SystemUnwind`] | `"system"`, `"system-unwind"` | all |
 //! | [`Efiapi`] | `"efiapi"` | all |
 //! | `Sysv64`, `Sysv64Unwind`, `Win64`, `Win64Unwind` | `"sysv64"`, `"win64"` (+unwind) | x86_64 |
 //! | `Cdecl`, `Stdcall`, `Fastcall`, `Thiscall` (+`Unwind`) | the x86 ABIs | x86 |
+//! | `Aapcs`, `AapcsUnwind` | `"aapcs"`, `"aapcs-unwind"` (the base AAPCS: floating point in core registers) | arm (32-bit) |
 
 pub(crate) mod impls;
 #[cfg(feature = "c_variadic")]
@@ -52,4 +53,6 @@ markers! {
     #[cfg(target_arch = "x86")] FastcallUnwind => "fastcall-unwind";
     #[cfg(target_arch = "x86")] Thiscall => "thiscall";
     #[cfg(target_arch = "x86")] ThiscallUnwind => "thiscall-unwind";
+    #[cfg(target_arch = "arm")] Aapcs => "aapcs";
+    #[cfg(target_arch = "arm")] AapcsUnwind => "aapcs-unwind";
 }

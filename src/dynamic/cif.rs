@@ -337,8 +337,8 @@ impl Cif {
     /// it. Returns whether code was made: plans with
     /// shapes the compiler does not cover (Win64, integer pieces of 3, 5, 6 or 7 bytes,
     /// more than a page of stack arguments) keep the interpreted executor, which is correct
-    /// for every plan. On i386 and aarch64 nothing is compiled (`Ok(false)`): every call and
-    /// closure runs the interpreted executor.
+    /// for every plan. On i386, aarch64 and 32-bit ARM nothing is compiled (`Ok(false)`):
+    /// every call and closure runs the interpreted executor.
     ///
     /// Preparing stays cheap, compiling costs one small JIT allocation: compile the Cifs of
     /// hot signatures (libffi 3.7's `ffi_call_plan_alloc` plays the same role).
@@ -435,8 +435,8 @@ impl Cif {
     /// (libffi's `ffi_call`).
     ///
     /// Integer results narrower than a register are widened to libffi's `ffi_arg` (sign- or
-    /// zero-extended to 8 bytes on x86_64 and aarch64, to 4 bytes on i386); `rvalue` may be
-    /// null to discard the result.
+    /// zero-extended to 8 bytes on x86_64 and aarch64, to 4 bytes on i386 and ARM); `rvalue`
+    /// may be null to discard the result.
     ///
     /// # Safety
     /// - `fun` must be a function with exactly this signature and ABI;

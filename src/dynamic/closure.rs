@@ -124,8 +124,8 @@ impl Ret<'_> {
 
     /// The return buffer: at least `max(size, 8)` bytes, aligned for the type. Integers
     /// narrower than 8 bytes may be written either at their own width or widened to 8 bytes
-    /// (libffi's `ffi_arg` on x86_64 and aarch64; on i386 `ffi_arg` is 4 bytes, and either of the three
-    /// widths is read correctly).
+    /// (libffi's `ffi_arg` on x86_64 and aarch64; on i386 and ARM `ffi_arg` is 4 bytes, and
+    /// either of the three widths is read correctly).
     #[inline]
     pub fn as_ptr(&self) -> *mut c_void {
         self.ptr
@@ -436,5 +436,5 @@ macro_rules! invoke_state {
 
 #[cfg(target_arch = "x86_64")]
 invoke_state!("sysv64");
-#[cfg(any(target_arch = "x86", target_arch = "aarch64"))]
+#[cfg(any(target_arch = "x86", target_arch = "aarch64", target_arch = "arm"))]
 invoke_state!("C");

@@ -13,7 +13,7 @@
 //!   types to [`Type`]s (`#[derive(CType)]` with feature `proc_macros`).
 //!
 //! ```
-//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows)), all(target_arch = "aarch64", target_os = "linux")))] {
+//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows)), target_arch = "aarch64", target_arch = "arm"))] {
 //! use closure_ffi::dynamic::{Abi, Cif, Closure, Type};
 //!
 //! let cif = Cif::new(Abi::DEFAULT, [Type::I32, Type::F64], Type::F64)?;
@@ -35,15 +35,19 @@
 //! | x86_64 | System V (the Unix default), Win64 (`extern "win64"`, gcc's `ms_abi`, libffi's WIN64/EFI64/GNUW64) | yes | yes | JIT-compiled stubs |
 //! | i386 (`x86`) | System V/cdecl (the default), stdcall, thiscall, fastcall, ms_cdecl, pascal, register (libffi's i386 set) | yes | yes | `Ok(false)`: the plan is interpreted |
 //! | aarch64 Linux | AAPCS64 (the default; libffi's aarch64 SYSV) | yes | yes | `Ok(false)`: the plan is interpreted |
+//! | 32-bit ARM Linux (`arm`, `*-gnueabihf`: A32 and T32) | the AAPCS VFP variant (the default; libffi's VFP) and base standard (`extern "aapcs"`; libffi's SYSV) | yes | yes | `Ok(false)`: the plan is interpreted |
 //!
 //! On i386, variadic Cifs need a caller-pops convention (System V or ms_cdecl), `__int128`
 //! does not exist, and pascal and register refuse struct returns (no compiler defines
 //! them); see `src/arch/x86/i386.rs` for every rule. On aarch64, `long double` is IEEE
 //! binary128 (passed in q registers), variadic arguments are passed like named ones (the
 //! Linux rule), and a typed signature cannot contain [`LongDouble`] (Rust passes it as a
-//! 16-byte struct); see `src/arch/aarch64/aapcs64.rs`. Types, layouts and the classifiers
-//! compile on every target; the executors and closures need x86_64, i386 or aarch64
-//! Linux.
+//! 16-byte struct); see `src/arch/aarch64/aapcs64.rs`. On 32-bit ARM, `long double` is
+//! `double`, `__int128` does not exist, and variadic Cifs are marshaled by the base
+//! standard even for [`Abi::Vfp`] (as C compilers do); `src/arch/arm/aapcs32.rs` has every
+//! rule and where it follows gcc rather than libffi. Types, layouts and the classifiers
+//! compile on every target; the executors and closures need x86_64, i386, aarch64 Linux or
+//! 32-bit ARM Linux.
 
 pub mod plan;
 pub mod types;
@@ -51,32 +55,37 @@ pub mod types;
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux")
+    all(target_arch = "aarch64", target_os = "linux"),
+    all(target_arch = "arm", target_os = "linux")
 ))]
 mod cif;
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux")
+    all(target_arch = "aarch64", target_os = "linux"),
+    all(target_arch = "arm", target_os = "linux")
 ))]
 mod closure;
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux")
+    all(target_arch = "aarch64", target_os = "linux"),
+    all(target_arch = "arm", target_os = "linux")
 ))]
 mod typed;
 
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux")
+    all(target_arch = "aarch64", target_os = "linux"),
+    all(target_arch = "arm", target_os = "linux")
 ))]
 pub use cif::{CallError, Cif, CifError, CodePtr, Status};
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux")
+    all(target_arch = "aarch64", target_os = "linux"),
+    all(target_arch = "arm", target_os = "linux")
 ))]
 pub use closure::{
     Args, Closure, ClosureCallback, ClosureError, RawCallback, RawClosure, RawState, Ret,
@@ -84,7 +93,8 @@ pub use closure::{
 #[cfg(any(
     target_arch = "x86_64",
     all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux")
+    all(target_arch = "aarch64", target_os = "linux"),
+    all(target_arch = "arm", target_os = "linux")
 ))]
 pub use typed::{
     arg, Arg, CType, Complex, FnSig, LongDouble, TypedCallback, TypedCif, TypedClosure,
@@ -98,7 +108,8 @@ pub use types::{Type, TypeError, TypeKind};
     any(
         target_arch = "x86_64",
         all(target_arch = "x86", not(windows)),
-        all(target_arch = "aarch64", target_os = "linux")
+        all(target_arch = "aarch64", target_os = "linux"),
+        all(target_arch = "arm", target_os = "linux")
     )
 ))]
 pub use closure_ffi_macros::CType;
@@ -109,7 +120,8 @@ pub use closure_ffi_macros::CType;
 /// [`Win64`](Abi::Win64); aarch64 Linux [`Aapcs64`](Abi::Aapcs64); i386 (`target_arch = "x86"`) [`SysV`](Abi::SysV) (cdecl, the
 /// default), [`StdCall`](Abi::StdCall), [`ThisCall`](Abi::ThisCall),
 /// [`FastCall`](Abi::FastCall), [`MsCdecl`](Abi::MsCdecl), [`Pascal`](Abi::Pascal) and
-/// [`Register`](Abi::Register). A Cif for an ABI of another family is
+/// [`Register`](Abi::Register); 32-bit ARM [`Vfp`](Abi::Vfp) (the default on
+/// `*-gnueabihf`) and [`Aapcs`](Abi::Aapcs). A Cif for an ABI of another family is
 /// [`CifError::BadAbi`].
 ///
 /// libffi's names are associated constants ([`Abi::UNIX64`], [`Abi::WIN64`], ...);
@@ -223,6 +235,20 @@ impl Abi {
         }
     }
 
+    /// The ABI for a libffi `ffi_abi` number of the target's Unix build: on 32-bit ARM
+    /// SYSV = 1 (the base standard), VFP = 2.
+    ///
+    /// # Errors
+    /// [`CifError::BadAbi`] for any other number (libffi's `FFI_BAD_ABI`).
+    #[cfg(all(target_arch = "arm", target_os = "linux"))]
+    pub fn from_raw(raw: u32) -> Result<Abi, CifError> {
+        match raw {
+            1 => Ok(Abi::Aapcs),
+            2 => Ok(Abi::Vfp),
+            _ => Err(CifError::BadAbi(raw)),
+        }
+    }
+
     /// libffi's `ffi_abi` number of this ABI in the Unix build of the target family it
     /// belongs to (x86_64 for [`SysV64`](Abi::SysV64) and [`Win64`](Abi::Win64); aarch64
     /// `FFI_SYSV` = 1 for [`Aapcs64`](Abi::Aapcs64); arm `FFI_SYSV` = 1 and `FFI_VFP` = 2
@@ -293,5 +319,16 @@ impl Abi {
             Abi::Register => Convention::Register,
             _ => return None,
         })
+    }
+
+    /// The executor's convention for this ABI, if the target implements it.
+    #[cfg(all(target_arch = "arm", target_os = "linux"))]
+    pub(crate) fn convention(self) -> Option<crate::arch::dyncall::Convention> {
+        use crate::arch::dyncall::Convention;
+        match self {
+            Abi::Aapcs => Some(Convention::Aapcs),
+            Abi::Vfp => Some(Convention::Vfp),
+            _ => None,
+        }
     }
 }

@@ -11,7 +11,9 @@
 //!
 //! The register part's layout belongs to the ABI (System V: six GPRs then eight SSE
 //! eightbytes; Win64: four XMM eightbytes, then the four home slots that begin the stack
-//! arguments; i386: eax, edx, ecx in 4-byte slots; AArch64: x0-x7, x8, q0-q7). The executor loads registers from the register part, then points the
+//! arguments; i386: eax, edx, ecx in 4-byte slots; AArch64: x0-x7, x8, q0-q7; 32-bit ARM:
+//! s0..s15, then r0..r3 right below the stack arguments). The executor loads registers from
+//! the register part, then points the
 //! stack pointer at `reg_block`, so the stack arguments sit where the callee expects them.
 //!
 //! A dynamic closure reads the same plan backwards: its entry saves the argument registers
@@ -28,10 +30,10 @@ use super::types::{Type, TypeKind};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MoveOp {
     /// Load `len` (1..=8) bytes, zero-extend to a slot, store the slot. A slot is 8 bytes on
-    /// x86_64 and AArch64 and 4 bytes on i386 (where `len` is at most 4).
+    /// x86_64 and AArch64 and 4 bytes on i386 and ARM (where `len` is at most 4).
     ZeroExtend,
-    /// Load `len` (1, 2 or 4) bytes, sign-extend to a slot (8 bytes on x86_64, 4 on i386),
-    /// store the slot.
+    /// Load `len` (1, 2 or 4) bytes, sign-extend to a slot (8 bytes on x86_64, 4 on i386 and
+    /// ARM), store the slot.
     SignExtend,
     /// Copy `len` bytes as they are (an argument passed in stack memory, the whole of a
     /// 16-byte register value, or on AArch64 a composite of up to 16 bytes into one or two

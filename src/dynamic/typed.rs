@@ -65,7 +65,8 @@ unsafe impl<T: 'static> CType for *mut T {
 
 /// A C `long double` value in its in-memory form: the x87 80-bit extended format in 16
 /// bytes on x86_64, in 12 bytes (4-byte aligned) on i386, the bytes past the tenth being
-/// padding; IEEE binary128 (quadruple precision, 16 bytes, 16-aligned) on aarch64.
+/// padding; IEEE binary128 (quadruple precision, 16 bytes, 16-aligned) on aarch64; an IEEE
+/// double (8 bytes) on 32-bit ARM.
 ///
 /// It describes `long double` in Cifs and closure arguments. It cannot stand for one in a
 /// Rust function-pointer type on x86_64 System V and on aarch64 (Rust would pass it as a
@@ -78,18 +79,30 @@ unsafe impl<T: 'static> CType for *mut T {
 ///
 /// Equality and hashing look at the value bytes only (x87: the first 10): calls leave the
 /// padding unspecified.
+///
+/// On 32-bit ARM `long double` is `double`: a `LongDouble` holds the 8 bytes of an `f64`,
+/// and the conversions are exact both ways.
 #[derive(Clone, Copy, Debug, Default)]
-#[cfg_attr(not(target_arch = "x86"), repr(C, align(16)))]
+#[cfg_attr(not(any(target_arch = "x86", target_arch = "arm")), repr(C, align(16)))]
 #[cfg_attr(target_arch = "x86", repr(C, align(4)))]
+#[cfg_attr(target_arch = "arm", repr(C, align(8)))]
 pub struct LongDouble(pub [u8; LONG_DOUBLE_BYTES]);
 
-/// Bytes of a `long double` (x87 extended precision and its padding, or binary128) on the
-/// target.
-const LONG_DOUBLE_BYTES: usize = if cfg!(target_arch = "x86") { 12 } else { 16 };
+/// Bytes of a `long double` (x87 extended precision and its padding, binary128, or on ARM a
+/// `double`) on the target.
+const LONG_DOUBLE_BYTES: usize = if cfg!(target_arch = "x86") {
+    12
+} else if cfg!(target_arch = "arm") {
+    8
+} else {
+    16
+};
 
 /// Bytes of a `long double` that hold its value (the rest is padding).
 const LONG_DOUBLE_VALUE: usize = if cfg!(target_arch = "aarch64") {
     16
+} else if cfg!(target_arch = "arm") {
+    8
 } else {
     10
 };
@@ -186,7 +199,20 @@ fn binary128_to_f64(bits: u128) -> f64 {
     sign * (top as f64) * pow2(lead - (127 - lz) + drop)
 }
 
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(target_arch = "arm")]
+impl LongDouble {
+    /// The `long double` (an IEEE double on ARM) equal to `value`.
+    pub fn from_f64(value: f64) -> Self {
+        Self(value.to_le_bytes())
+    }
+
+    /// The value as an `f64` (exact on ARM).
+    pub fn to_f64(self) -> f64 {
+        f64::from_le_bytes(self.0)
+    }
+}
+
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
 impl LongDouble {
     /// The extended-precision value equal to `value` (exact: every `f64` is representable).
     pub fn from_f64(value: f64) -> Self {
@@ -254,6 +280,7 @@ impl LongDouble {
 }
 
 /// 2^e as an f64, saturating to 0 and infinity, computed in exact steps.
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
 fn pow2(mut e: i32) -> f64 {
     let mut result = 1.0f64;
     while e > 1000 {
@@ -341,8 +368,9 @@ impl<R: Copy> RetBuf<R> {
 }
 
 /// A Rust function-pointer type whose signature a [`Cif`] can describe: `extern "C"`
-/// functions (the only ones on aarch64), and on x86_64 `extern "sysv64"` and `extern "win64"`, on i386 `extern
-/// "cdecl"`, `"stdcall"`, `"fastcall"` and `"thiscall"` (safe or `unsafe`), of up to 12
+/// functions (the only ones on aarch64), and on x86_64 `extern "sysv64"` and `extern
+/// "win64"`, on i386 `extern "cdecl"`, `"stdcall"`, `"fastcall"` and `"thiscall"`, on 32-bit
+/// ARM `extern "aapcs"` (the base standard) (safe or `unsafe`), of up to 12
 /// [`CType`] arguments.
 ///
 /// # Safety
@@ -465,6 +493,8 @@ macro_rules! fn_sigs {
 fn_sigs!("C" => DEFAULT_VARIANT_C, "sysv64" => SysV64, "win64" => Win64);
 #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
 fn_sigs!("C" => DEFAULT_VARIANT_C);
+#[cfg(all(target_arch = "arm", target_os = "linux"))]
+fn_sigs!("C" => DEFAULT_VARIANT_C, "aapcs" => Aapcs);
 #[cfg(target_arch = "x86")]
 fn_sigs!(
     "C" => DEFAULT_VARIANT_C,
@@ -681,6 +711,21 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(target_arch = "arm")]
+    fn long_double_is_double_on_arm() {
+        assert_eq!(core::mem::size_of::<LongDouble>(), 8);
+        assert_eq!(core::mem::align_of::<LongDouble>(), 8);
+        assert_eq!(
+            (Type::LONG_DOUBLE.size(), Type::LONG_DOUBLE.align()),
+            (8, 8)
+        );
+        for x in [0.0, -0.1, 1e300, f64::from_bits(1), f64::INFINITY] {
+            assert_eq!(LongDouble::from_f64(x).to_f64().to_bits(), x.to_bits());
+        }
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "arm"))]
     fn long_double_round_trips_every_f64_class() {
         for x in [
             0.0,

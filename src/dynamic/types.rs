@@ -209,7 +209,8 @@ impl PartialEq for Repr {
 /// Size and alignment of each scalar kind on the target (x86_64 System V / Win64 data model:
 /// `long double` is the x87 format in 16 bytes, `__int128` is 16-byte aligned; i386: 64-bit
 /// integers and `double` are 4-byte aligned in aggregates, as Rust's own `u64` and `f64`,
-/// and `long double` is the x87 format in 12 bytes, 4-byte aligned).
+/// and `long double` is the x87 format in 12 bytes, 4-byte aligned; 32-bit ARM: `long
+/// double` is `double`).
 const fn scalar_layout(kind: TypeKind) -> (usize, usize) {
     match kind {
         TypeKind::Void => (1, 1),
@@ -224,6 +225,8 @@ const fn scalar_layout(kind: TypeKind) -> (usize, usize) {
         ),
         TypeKind::U128 | TypeKind::I128 => (16, 16),
         TypeKind::LongDouble if cfg!(target_arch = "x86") => (12, 4),
+        // 32-bit ARM: `long double` is `double`.
+        TypeKind::LongDouble if cfg!(target_arch = "arm") => (8, 8),
         TypeKind::LongDouble => (16, 16),
         // Aggregates are never scalars; these values are never read.
         TypeKind::Complex | TypeKind::Struct | TypeKind::Union | TypeKind::Array => (0, 1),
@@ -672,6 +675,10 @@ mod tests {
             // i386: long double is 12 bytes, 4-byte aligned.
             assert_eq!((ld.size(), ld.align()), (16, 4));
             assert_eq!(Type::complex_long_double().size(), 24);
+        } else if cfg!(target_arch = "arm") {
+            // 32-bit ARM: long double is double.
+            assert_eq!((ld.size(), ld.align()), (16, 8));
+            assert_eq!(Type::complex_long_double().size(), 16);
         } else {
             assert_eq!((ld.size(), ld.align()), (32, 16));
             assert_eq!(Type::complex_long_double().size(), 32);

@@ -16,7 +16,7 @@ pub use global::GlobalJitAlloc;
 #[cfg(feature = "default_jit_alloc")]
 mod pool;
 #[cfg(feature = "default_jit_alloc")]
-pub use pool::PoolJitAlloc;
+pub use pool::{PoolJitAlloc, DUAL_MAPPING_BY_DEFAULT};
 
 #[cfg(feature = "default_jit_alloc")]
 mod thread;
@@ -82,7 +82,8 @@ pub trait JitAlloc {
 
     /// Makes code written at `rx..rx + size` visible to instruction fetch. The default does
     /// what the target needs (nothing on x86; on aarch64, a data-cache clean and an
-    /// instruction-cache invalidate by line).
+    /// instruction-cache invalidate by line; on 32-bit Arm, the `cacheflush` system call
+    /// through libgcc's `__clear_cache`).
     ///
     /// # Safety
     /// `rx..rx + size` must lie in memory returned by `alloc` on this allocator.

@@ -116,6 +116,26 @@ use jit_allocator2::{JitAllocator, JitAllocatorOptions, ResetPolicy};
 
 use super::{JitAlloc, JitAllocError};
 
+/// Whether [`PoolJitAlloc::new`] (and so the global allocator) uses dual mapping: everywhere
+/// but on 32-bit Arm.
+///
+/// On 32-bit Arm a thunk slot is written through the RW view and, once released and reused,
+/// rewritten. Under qemu-arm (the only place this target is tested: 10.0.2 and 7.2 alike) a
+/// write through the other view of a dual mapping does not invalidate qemu's translation of
+/// the RX view, and ARMv7 user code has no cache-maintenance instruction that qemu could
+/// hook (the `cacheflush` system call that closure-ffi makes does not drop the translation
+/// either), so a reused slot ran the previous thunk's code. A single read-write-execute
+/// mapping is written where it executes, which qemu tracks. On hardware both work: the
+/// kernel's `cacheflush` maintains the caches by the RX addresses, so
+/// [`PoolJitAlloc::with_dual_mapping(true)`](PoolJitAlloc::with_dual_mapping) remains
+/// available there, untested.
+pub const DUAL_MAPPING_BY_DEFAULT: bool = !cfg!(target_arch = "arm");
+
+/// Whether the pool maps its memory near the program's code (see "Placement"): everywhere
+/// but on 32-bit Arm, whose thunks leave their copy only through absolute jumps (`ldr pc`
+/// from the copy's literal pool, [`crate::arch::arm::reloc`]) and need no placement.
+const NEAR_BY_DEFAULT: bool = !cfg!(target_arch = "arm");
+
 // Mappings near the program's code (see "Placement" above): one implementation per OS, both
 // with the same items.
 #[cfg_attr(target_os = "linux", path = "pool/near_linux.rs")]
@@ -792,14 +812,15 @@ const _: () = {
 };
 
 impl PoolJitAlloc {
-    /// Creates an allocator with dual mapping (separate `rx` and `rw` views of the same
-    /// memory, W^X): on Linux two mappings of a memfd, elsewhere jit-allocator2's. If the OS
-    /// refuses the second mapping, `alloc` fails; use
-    /// [`with_dual_mapping(false)`](Self::with_dual_mapping) there.
+    /// Creates an allocator with the target's default mapping ([`DUAL_MAPPING_BY_DEFAULT`]):
+    /// dual mapping (separate `rx` and `rw` views of the same memory, W^X; on Linux two
+    /// mappings of a memfd, elsewhere jit-allocator2's) everywhere but on 32-bit Arm, where
+    /// it is a single read-write-execute mapping. If the OS refuses the second mapping,
+    /// `alloc` fails; use [`with_dual_mapping(false)`](Self::with_dual_mapping) there.
     ///
     /// No memory is mapped until the first `alloc`.
     pub fn new() -> Self {
-        Self::with_dual_mapping(true)
+        Self::with_dual_mapping(DUAL_MAPPING_BY_DEFAULT)
     }
 
     /// Creates an allocator with dual mapping (`true`: `rx != rw`, W^X) or a single
@@ -818,7 +839,7 @@ impl PoolJitAlloc {
     /// ```
     pub fn with_dual_mapping(dual: bool) -> Self {
         PoolJitAlloc {
-            shared: Arc::new(Shared::new(dual, true)),
+            shared: Arc::new(Shared::new(dual, NEAR_BY_DEFAULT)),
         }
     }
 
@@ -1089,9 +1110,11 @@ mod tests {
             .collect()
     }
 
-    /// Tests that run code from the allocator: the machine code below exists for x86_64 and
-    /// aarch64 (where they also check the I-cache flush, e.g. code rewritten in a reused slot).
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    /// Tests that run code from the allocator: the machine code below exists for x86_64,
+    /// aarch64 and 32-bit Arm (where they also check the I-cache flush, e.g. code rewritten
+    /// in a reused slot). On 32-bit Arm they use the target's default, single mapping (see
+    /// [`DUAL_MAPPING_BY_DEFAULT`]): qemu-arm runs stale code from a reused dual-mapped slot.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
     mod exec {
         use super::*;
         use std::sync::mpsc;
@@ -1108,6 +1131,31 @@ mod tests {
         /// `add x0, x0, x1, lsl #1; ret`: returns a + 2b.
         #[cfg(target_arch = "aarch64")]
         const ADD_TWICE: [u8; 8] = [0x00, 0x04, 0x01, 0x8B, 0xC0, 0x03, 0x5F, 0xD6];
+        /// A32 (called by `blx` from T32 builds too: bit 0 clear): `adds r0, r0, r2;
+        /// adc r1, r1, r3; bx lr`, a + b on the u64 pairs r1:r0 and r3:r2.
+        #[cfg(target_arch = "arm")]
+        const ADD: [u8; 12] = words_le([0xE090_0002, 0xE0A1_1003, 0xE12F_FF1E]);
+        /// A32: `adds r2, r2, r2; adc r3, r3, r3` (b *= 2), then as [`ADD`].
+        #[cfg(target_arch = "arm")]
+        const ADD_TWICE: [u8; 20] = words_le([
+            0xE092_2002,
+            0xE0A3_3003,
+            0xE090_0002,
+            0xE0A1_1003,
+            0xE12F_FF1E,
+        ]);
+
+        /// Little-endian bytes of A32 words.
+        #[cfg(target_arch = "arm")]
+        const fn words_le<const W: usize, const B: usize>(words: [u32; W]) -> [u8; B] {
+            let mut out = [0u8; B];
+            let mut i = 0;
+            while i < B {
+                out[i] = (words[i / 4] >> (8 * (i % 4))) as u8;
+                i += 1;
+            }
+            out
+        }
 
         // System V explicitly on x86_64: the code above reads rdi and rsi, and "C" is Win64
         // on Windows.
@@ -1115,9 +1163,9 @@ mod tests {
         type BinFn = extern "sysv64" fn(u64, u64) -> u64;
         #[cfg(target_arch = "x86_64")]
         type ConstFn = extern "sysv64" fn() -> u64;
-        #[cfg(target_arch = "aarch64")]
+        #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
         type BinFn = extern "C" fn(u64, u64) -> u64;
-        #[cfg(target_arch = "aarch64")]
+        #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
         type ConstFn = extern "C" fn() -> u64;
 
         /// Writes `code` through `rw` and makes it visible to instruction fetch at `rx`.
@@ -1138,6 +1186,9 @@ mod tests {
         /// Length of [`const_code`].
         #[cfg(target_arch = "aarch64")]
         const CONST_CODE_LEN: usize = 16;
+        /// Length of [`const_code`].
+        #[cfg(target_arch = "arm")]
+        const CONST_CODE_LEN: usize = 20;
 
         /// `mov rax, value; ret`.
         #[cfg(target_arch = "x86_64")]
@@ -1155,6 +1206,16 @@ mod tests {
             let mut code = [0u8; CONST_CODE_LEN];
             code[..8].copy_from_slice(&[0x40, 0x00, 0x00, 0x58, 0xC0, 0x03, 0x5F, 0xD6]);
             code[8..].copy_from_slice(&value.to_le_bytes());
+            code
+        }
+
+        /// A32 `ldr r0, [pc, #4]; ldr r1, [pc, #4]; bx lr; .word lo, hi`.
+        #[cfg(target_arch = "arm")]
+        fn const_code(value: u64) -> [u8; CONST_CODE_LEN] {
+            let mut code = [0u8; CONST_CODE_LEN];
+            let head: [u8; 12] = words_le([0xE59F_0004, 0xE59F_1004, 0xE12F_FF1E]);
+            code[..12].copy_from_slice(&head);
+            code[12..].copy_from_slice(&value.to_le_bytes());
             code
         }
 
@@ -1200,7 +1261,7 @@ mod tests {
 
         #[test]
         fn every_class_and_large_blocks() {
-            for jit in both_paths(true) {
+            for jit in both_paths(DUAL_MAPPING_BY_DEFAULT) {
                 every_class_and_large_blocks_on(jit);
             }
         }
@@ -1543,6 +1604,18 @@ mod tests {
         }
     }
 
+    /// `PoolJitAlloc::new` maps as [`DUAL_MAPPING_BY_DEFAULT`] says: two views everywhere
+    /// but on 32-bit Arm, where `rx == rw`.
+    #[test]
+    fn default_mapping_follows_the_target() {
+        let jit = PoolJitAlloc::new();
+        let (rx, rw) = jit.alloc(64).expect("alloc");
+        assert_eq!(rx != rw.cast_const(), DUAL_MAPPING_BY_DEFAULT);
+        assert_eq!(DUAL_MAPPING_BY_DEFAULT, !cfg!(target_arch = "arm"));
+        // SAFETY: from `alloc`, released once.
+        unsafe { jit.release(rx) }.expect("release");
+    }
+
     /// Guards the jit-allocator2 workaround (see the FIXME in the module docs): chunks taken
     /// while others are live never overlap, across several jit-allocator2 blocks. Near chunks
     /// are checked the same way.
@@ -1613,7 +1686,8 @@ mod tests {
     /// Slots of every class and large blocks, dual and single mapping, lie within branch reach
     /// (x86 rel32: 2 GiB; aarch64 `B`: 128 MiB) of closure-ffi's code and of this test's
     /// code, in near mappings (a memfd when dual); the jit-allocator2 path is left alone.
-    #[cfg(target_os = "linux")]
+    /// Not on 32-bit Arm, where the pool does not place its memory ([`NEAR_BY_DEFAULT`]).
+    #[cfg(all(target_os = "linux", not(target_arch = "arm")))]
     #[test]
     fn memory_is_near_the_code() {
         #[cfg(not(target_arch = "aarch64"))]

@@ -40,7 +40,10 @@ impl JitAlloc for ThreadJitAlloc {
     }
 }
 
-#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    test,
+    any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")
+))]
 mod tests {
     use super::*;
 
@@ -54,6 +57,12 @@ mod tests {
         // add x0, x0, x1; ret
         #[cfg(target_arch = "aarch64")]
         let code = [0x00, 0x00, 0x01, 0x8B, 0xC0, 0x03, 0x5F, 0xD6];
+        // A32 (bit 0 clear: `blx` enters it from T32 builds too): adds r0, r0, r2;
+        // adc r1, r1, r3; bx lr (u64 pairs r1:r0 and r3:r2).
+        #[cfg(target_arch = "arm")]
+        let code = [
+            0x02, 0x00, 0x90, 0xE0, 0x03, 0x10, 0xA1, 0xE0, 0x1E, 0xFF, 0x2F, 0xE1,
+        ];
         // SAFETY: `rw` is the writable view of at least 16 fresh bytes.
         unsafe {
             core::ptr::copy_nonoverlapping(code.as_ptr(), rw, code.len());
@@ -63,7 +72,7 @@ mod tests {
         // Windows.
         #[cfg(target_arch = "x86_64")]
         type AddFn = extern "sysv64" fn(u64, u64) -> u64;
-        #[cfg(target_arch = "aarch64")]
+        #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
         type AddFn = extern "C" fn(u64, u64) -> u64;
         // SAFETY: the code above is a complete `AddFn`.
         let f: AddFn = unsafe { core::mem::transmute::<*const u8, AddFn>(rx) };

@@ -88,6 +88,16 @@ pub const fn conjurable<T>(once: bool) -> bool {
     core::mem::size_of::<T>() == 0 && !(once && core::mem::needs_drop::<T>())
 }
 
+/// The alignment a thunk copy needs: instruction alignment on Arm (4 bytes: A32 and A64
+/// words, and T32 copies address their literal pool from `Align(PC, 4)`), none on x86.
+/// [`JitAlloc`] promises no alignment, so a block that lacks it is refused as an allocation
+/// failure.
+const CODE_ALIGN: usize = if cfg!(any(target_arch = "x86", target_arch = "x86_64")) {
+    1
+} else {
+    4
+};
+
 /// Returns the prepared (relocated) form of `template`, from the cache or computed now.
 ///
 /// # Safety
@@ -151,6 +161,11 @@ impl<A: JitAlloc> AllocatedThunk<A> {
         };
 
         let (rx, rw) = alloc.alloc(total)?;
+        if rx as usize % CODE_ALIGN != 0 {
+            // SAFETY: just allocated by `alloc`, never handed out, released once.
+            let _ = unsafe { alloc.release(rx) };
+            return Err(JitAllocError.into());
+        }
         // SAFETY: `rx..rx+total` / `rw..rw+total` were just allocated for us: exclusive,
         // valid, and not yet executable by anyone (the pointer is not handed out yet).
         unsafe {

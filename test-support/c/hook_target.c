@@ -54,3 +54,14 @@ HOOKABLE int32_t hook_call_damage(HookPlayer *player, int32_t amount) {
     return hook_target_damage(player, amount);
 }
 #endif
+
+#if defined(__arm__)
+/* The 32-bit Arm hooking test (tests/hooking_arm.rs) replaces the first 8 bytes with an
+ * absolute jump (`ldr pc, [pc, #-4]` or `ldr.w pc, [pc, #n]`, then the address), so these
+ * bodies are longer than that in A32 and in T32. `((3x + 7) * x - 11) ^ 5`. */
+HOOKABLE int32_t hook_target_poly(int32_t x) { return ((x * 3 + 7) * x - 11) ^ 5; }
+HOOKABLE int32_t hook_call_poly(int32_t x) { return hook_target_poly(x); }
+/* `((5x - 3) * x + 13) ^ 9`. */
+HOOKABLE int32_t hook_target_poly2(int32_t x) { return ((x * 5 - 3) * x + 13) ^ 9; }
+HOOKABLE int32_t hook_call_poly2(int32_t x) { return hook_target_poly2(x); }
+#endif

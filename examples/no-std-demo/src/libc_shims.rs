@@ -149,6 +149,43 @@ unsafe extern "C" fn strcmp(a: *const c_char, b: *const c_char) -> c_int {
     }
 }
 
+/// Capstone's 32-bit Arm decoder uses it (linked since closure-ffi enables the arm decoder
+/// on every host, for its host-independent A32/T32 relocator).
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strncmp(a: *const c_char, b: *const c_char, n: usize) -> c_int {
+    // SAFETY: C contract: both strings are NUL-terminated or at least `n` bytes long.
+    unsafe {
+        for i in 0..n {
+            let (x, y) = (a.add(i).cast::<u8>().read(), b.add(i).cast::<u8>().read());
+            if x != y || x == 0 {
+                return c_int::from(x) - c_int::from(y);
+            }
+        }
+        0
+    }
+}
+
+/// Capstone's 32-bit Arm decoder uses it (see [`strncmp`]).
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strrchr(s: *const c_char, c: c_int) -> *mut c_char {
+    let c = c as u8;
+    let mut found = core::ptr::null_mut();
+    // SAFETY: C contract: `s` is NUL-terminated; the terminator itself may be searched for.
+    unsafe {
+        let mut i = 0;
+        loop {
+            let x = s.add(i).cast::<u8>().read();
+            if x == c {
+                found = s.add(i).cast_mut();
+            }
+            if x == 0 {
+                return found;
+            }
+            i += 1;
+        }
+    }
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn __assert_fail(
     _expr: *const c_char,
