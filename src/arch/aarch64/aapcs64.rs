@@ -50,7 +50,8 @@
 //! Evidence for the golden tests below: `aarch64-linux-gnu-gcc -O2 -S` (gcc 12.2) on the
 //! functions quoted in each test.
 //!
-//! Where this follows gcc rather than libffi (libffi's `src/aarch64/ffi.c` allocates a
+//! Where this follows gcc rather than libffi (libffi's `src/aarch64/ffi.c`, as read at
+//! commit 05a1796, allocates a
 //! composite of up to 16 bytes to the next x registers without rounding NGRN to even, and
 //! places stack arguments by `ffi_type.alignment`, which cannot tell a member's alignment
 //! from an `aligned` attribute on the struct itself): a struct holding an `__int128` starts
