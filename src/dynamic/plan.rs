@@ -115,8 +115,9 @@ pub enum RetPlan {
         widen: Option<bool>,
     },
     /// Through memory: the caller passes the address of the return buffer as a hidden
-    /// argument at frame offset `dst`; the callee returns that address in the first integer
-    /// register.
+    /// argument at frame offset `dst` (on AArch64 the x8 slot); on x86 the callee returns
+    /// that address in the first integer register (AArch64 callees need not: executors
+    /// never read it back).
     Indirect {
         /// Frame offset of the hidden pointer.
         dst: u32,

@@ -49,6 +49,15 @@
 //!
 //! Evidence for the golden tests below: `aarch64-linux-gnu-gcc -O2 -S` (gcc 12.2) on the
 //! functions quoted in each test.
+//!
+//! Where this follows gcc rather than libffi (libffi's `src/aarch64/ffi.c`, as read at
+//! commit 05a1796, allocates a composite of up to 16 bytes to the next x registers without
+//! rounding NGRN to even, and places stack arguments by `ffi_type.alignment`, which cannot
+//! tell a member's alignment from an `aligned` attribute on the struct itself): a struct holding an `__int128` starts
+//! at an even x register, a struct that is only `aligned(16)` itself does not and takes an
+//! 8-byte aligned stack slot. libffi has no unions; a union of same-kind floating-point
+//! members is an HFA here, as in gcc (`float f(union { float a; float b[2]; })` reads `b[1]`
+//! from s1).
 
 use alloc::vec::Vec;
 
