@@ -1,7 +1,7 @@
 //! Hand-written thunk templates: prologues the relocator must refuse with an error value
 //! (never a crash), and PC-relative prologues it must relocate and run correctly (x86_64: a
 //! RIP-relative `lea`; aarch64: every A64 PC-relative class, branches out taken and not;
-//! 32-bit Arm: literal loads, ADR, calls to both instruction sets, a loop, branches out
+//! 32-bit Arm: integer and VFP literal loads, ADR, calls to both instruction sets, a loop, branches out
 //! taken and not, in the build's instruction set: A32 on armv7, T32 on thumbv7neon).
 //!
 //! Each template is plain assembly ending in the real stub shape (x86: `mov r, placeholder;
@@ -694,8 +694,8 @@ core::arch::global_asm!(
 core::arch::global_asm!(
     ".syntax unified",
     ".text",
-    // LDR, LDRD, LDRH, LDRSB literal, ADR, PLD (after a 2-byte nop in T32, so that
-    // Align(PC, 4) matters): + 1000 + 5 + 7 + 20 - 3 + 300.
+    // LDR, LDRD, LDRH, LDRSB, VLDR literal, ADR, PLD (after a 2-byte nop in T32, so that
+    // Align(PC, 4) matters): + 1000 + 5 + 7 + 20 - 3 + 300 + 250.
     func!("cffi_arm_literals"),
     "push {{r4, r5, r6, lr}}",
     "nop",
@@ -704,6 +704,7 @@ core::arch::global_asm!(
     "ldrh r4, 6f",
     "ldrsb r5, 9f",
     "adr r6, 7f",
+    "vldr d0, 10f",
     "pld [pc, #0]",
     stub!(),
     "add r1, r1, r2",
@@ -712,11 +713,15 @@ core::arch::global_asm!(
     "add r1, r1, r5",
     "ldr r6, [r6]",
     "add r1, r1, r6",
+    "vcvt.u32.f64 s0, d0",
+    "vmov r2, s0",
+    "add r1, r1, r2",
     "ldrd r2, r3, [r0]",
     "adds r0, r2, r1",
     "adc r1, r3, #0",
     "pop {{r4, r5, r6, pc}}",
     ".p2align 3",
+    "10: .double 250.0",
     "8: .word 5, 7",
     "5: .word 1000",
     "7: .word 300",
@@ -834,7 +839,7 @@ mod arm {
 
     #[test]
     fn literal_loads_adr_and_pld_are_relocated_and_run() {
-        runs(Literals, |v| v + 1000 + 5 + 7 + 20 - 3 + 300);
+        runs(Literals, |v| v + 1000 + 5 + 7 + 20 - 3 + 300 + 250);
     }
 
     #[test]

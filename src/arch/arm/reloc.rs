@@ -54,9 +54,10 @@
 //! | T32 `LDR` (16-bit), `LDR`/`LDRB`/`LDRH`/`LDRSB`/`LDRSH.W`, `LDRD` literal | – | `ldr.w rt, lit; ldr.. rt, [rt]` |
 //! | T32 `ADR` (16/32-bit) | – | `ldr.w rd, lit` |
 //! | T32 `PLD`/`PLI` literal | – | `nop.w` |
+//! | `VLDR<c> sd/dd, [pc, #±imm]` (A32, T32) | – | `push<c> {ip}; ldr<c> ip, lit; vldr<c> sd/dd, [ip]; pop<c> {ip}` |
 //!
 //! Refused ([`RelocError::Unsupported`]): a literal load into `pc` or `sp` (the rewrite
-//! would hold an address in `sp` for one instruction), or into an unpredictable register pair, `VLDR` literal (it has no register of its own to hold the address), any
+//! would hold an address in `sp` for one instruction), or into an unpredictable register pair, any
 //! other instruction that reads or writes `pc` (Capstone's operands and implicit registers:
 //! `add rd, pc, rm`, `mov pc, lr`, `pop {.., pc}`, `tbb [pc, ..]`, ...) or that Capstone
 //! puts in the jump, call or interrupt groups (`bx`, `blx rm`, `svc`, ...), a branch into the
@@ -109,6 +110,14 @@ const A32_LDRSH_BASE: u32 = 0x01D0_00F0;
 /// A32 `ldrd r0, r1, [r0]`.
 const A32_LDRD_BASE: u32 = 0x01C0_00D0;
 
+/// A32 `push {ip}` (`str ip, [sp, #-4]!`), without its condition.
+const A32_PUSH_IP: u32 = 0x052D_C004;
+/// A32 `pop {ip}` (`ldr ip, [sp], #4`), without its condition.
+const A32_POP_IP: u32 = 0x049D_C004;
+/// T32 `str.w ip, [sp, #-4]!`.
+const T32_PUSH_IP: [u16; 2] = [0xF84D, 0xCD04];
+/// T32 `ldr.w ip, [sp], #4`.
+const T32_POP_IP: [u16; 2] = [0xF85D, 0xCB04];
 /// T32 `ldr.w r0, [pc, #+0]` (literal T2, U = 1): halfwords; `Rt` in bits 12..16 of the
 /// second, imm12 in its bits 0..12.
 const T32_LDR_LIT: [u16; 2] = [0xF8DF, 0x0000];
@@ -171,6 +180,8 @@ enum Rewrite {
     Address { rd: u32, value: u64 },
     /// A literal load of `load` into `rt` from `address`.
     Literal { load: Load, rt: u32, address: u64 },
+    /// `VLDR` (literal) from `address`: through `ip`, saved on the stack around it.
+    VLiteral { address: u64 },
     /// A prefetch hint with a PC-relative address: a `nop`.
     Hint,
     /// T32 `IT`: the next `count` instructions are its block.
@@ -192,6 +203,7 @@ impl Item {
             (_, Rewrite::Verbatim | Rewrite::It { .. }) => self.len,
             (Mode::Arm, Rewrite::Branch { .. } | Rewrite::Address { .. } | Rewrite::Hint) => 4,
             (Mode::Arm, Rewrite::Call { .. } | Rewrite::Literal { .. }) => 8,
+            (_, Rewrite::VLiteral { .. }) => 16,
             (Mode::Thumb, Rewrite::Branch { kind, .. }) => match (kind, inside) {
                 (Branch::T32Cbz { .. }, true) => 2,
                 (_, true) => 4,
@@ -317,9 +329,10 @@ fn classify_a32(w: u32, addr: u64, offset: usize) -> Result<Option<Rewrite>, Rel
         let value = offset_by(pc.into(), adr == 0x028F_0000, a32_expand_imm(w & 0xFFF));
         return Ok(Some(Rewrite::Address { rd: rt, value }));
     }
-    // VLDR (literal): cond 1101 UD01 1111 Vd 101x imm8.
+    // VLDR (literal): cond 1101 UD01 1111 Vd 101x imm8 (a word offset).
     if w & 0x0F3F_0E00 == 0x0D1F_0A00 {
-        return unsupported("VLDR literal");
+        let address = offset_by(u64::from(pc), up, (w & 0xFF) * 4);
+        return Ok(Some(Rewrite::VLiteral { address }));
     }
     Ok(None)
 }
@@ -481,9 +494,10 @@ fn classify_t32(
         let value = offset_by(base.into(), adr == 0xF20F, imm);
         return Ok(Some(Rewrite::Address { rd, value }));
     }
-    // VLDR (literal): 1110 1101 UD01 1111 | Vd 101x imm8.
+    // VLDR (literal): 1110 1101 UD01 1111 | Vd 101x imm8 (a word offset from Align(PC, 4)).
     if w1 & 0xFF3F == 0xED1F && w2 & 0x0E00 == 0x0A00 {
-        return unsupported("VLDR literal");
+        let address = offset_by(base.into(), up, (w2 & 0xFF) * 4);
+        return Ok(Some(Rewrite::VLiteral { address }));
     }
     Ok(None)
 }
@@ -706,6 +720,10 @@ pub fn relocate(mode: Mode, code: &[u8], entry: u64) -> Result<PreparedTemplate,
                 out.load_literal(rt, address as u32, cond)?;
                 out.load_through(load, rt, cond, item.len == 2);
             }
+            Rewrite::VLiteral { address } => {
+                let cond = a32_cond(mode, original);
+                out.vldr_through_ip(original, address as u32, cond)?;
+            }
             Rewrite::Hint => match mode {
                 Mode::Arm => out.push_a32(A32_NOP),
                 Mode::Thumb => out.push_t32(T32_NOP_W),
@@ -920,6 +938,40 @@ impl Emitter {
                 self.push_t32([first | rt as u16, (rt << 12 | second) as u16]);
             }
         }
+    }
+
+    /// `push {ip}; ldr ip, =address; vldr <original register>, [ip]; pop {ip}` (all with
+    /// `cond` in A32): `VLDR` has no register of its own to hold the address, and `ip` may be
+    /// live here, so it is saved below the stack pointer's new value (a push: nothing below
+    /// `sp` is ever relied on).
+    fn vldr_through_ip(
+        &mut self,
+        original: &[u8],
+        address: u32,
+        cond: u32,
+    ) -> Result<(), RelocError> {
+        let malformed = RelocError::Decode {
+            offset: self.here(),
+        };
+        match self.mode {
+            Mode::Arm => {
+                let w = word_at(original, 0).ok_or(malformed)?;
+                self.push_a32(A32_PUSH_IP | (cond << 28));
+                self.load_literal(IP, address, cond)?;
+                // Rn = ip, U = 1, imm8 = 0; cond, D, Vd and the size kept.
+                self.push_a32((w & !0x008F_00FF) | (1 << 23) | (IP << 16));
+                self.push_a32(A32_POP_IP | (cond << 28));
+            }
+            Mode::Thumb => {
+                let h1 = half_at(original, 0).ok_or(malformed)?;
+                let h2 = half_at(original, 2).ok_or(malformed)?;
+                self.push_t32(T32_PUSH_IP);
+                self.load_literal(IP, address, 0xE)?;
+                self.push_t32([(h1 & !0x008F) | 0x0080 | IP as u16, h2 & !0x00FF]);
+                self.push_t32(T32_POP_IP);
+            }
+        }
+        Ok(())
     }
 
     /// A branch of `kind` (the `original` bytes) to `target`: to the new offset `dest` when

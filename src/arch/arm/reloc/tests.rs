@@ -322,8 +322,7 @@ fn prefetch_becomes_nop() {
 #[test]
 fn a32_unrelocatable_instructions_are_refused() {
     let pc = "instruction that reads or writes pc, or branches";
-    let cases: [(u32, &str); 9] = [
-        (0xED9F_0B02, "VLDR literal"),
+    let cases: [(u32, &str); 8] = [
         (0xE12F_FF1E, pc), // bx lr
         (0xE1A0_F00E, pc), // mov pc, lr
         (0xE8BD_8010, pc), // pop {r4, pc}
@@ -469,8 +468,7 @@ fn t32_adr_becomes_a_literal_load() {
 #[test]
 fn t32_unrelocatable_instructions_are_refused() {
     let pc = "instruction that reads or writes pc, or branches";
-    let cases: [(&[u16], &str); 9] = [
-        (&[0xED9F, 0x0B02], "VLDR literal"),
+    let cases: [(&[u16], &str); 8] = [
         (&[0x4770], pc), // bx lr
         (&[0x46F7], pc), // mov pc, lr
         (&[0xBD10], pc), // pop {r4, pc}
@@ -613,4 +611,35 @@ fn arbitrary_code_never_panics() {
         ok[0] > 0 && ok[1] > 0,
         "some random words are plain instructions: {ok:?}"
     );
+}
+
+#[test]
+fn vldr_literal_goes_through_ip_saved_on_the_stack() {
+    // A32 vldr d0, [pc, #8]; vldreq s3, [pc, #-4] (at +4).
+    let p = reloc_a32(&[0xED9F_0B02, 0x0DDF_1A01 & !0x0080_0000]).unwrap();
+    let words: Vec<u32> = p.code[..32]
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(words[0], 0xE52D_C004, "push {{ip}}");
+    assert_eq!(words[2], 0xED9C_0B00, "vldr d0, [ip]");
+    assert_eq!(words[3], 0xE49D_C004, "pop {{ip}}");
+    assert_eq!(words[4], 0x052D_C004, "pusheq {{ip}}");
+    assert_eq!(words[7], 0x049D_C004, "popeq {{ip}}");
+    let text = disasm(Mode::Arm, &p);
+    assert_eq!(text[2], "vldr d0, [ip]");
+    assert_eq!(text[6], "vldreq s3, [ip]");
+    assert!(text[1].starts_with("ldr ip, [pc"), "{text:?}");
+    assert!(text[5].starts_with("ldreq ip, [pc"), "{text:?}");
+    let entry = ENTRY as u32;
+    assert_eq!(literal(&p, 2), entry + 8 + 8);
+    assert_eq!(literal(&p, 3), entry + 4 + 8 - 4);
+    // T32 vldr d0, [pc, #8] after a 2-byte nop: from Align(ENTRY + 6, 4) = ENTRY + 4.
+    let p = reloc_t32(&[0xBF00, 0xED9F, 0x0B02]).unwrap();
+    let text = disasm(Mode::Thumb, &p);
+    assert_eq!(text[3], "vldr d0, [ip]");
+    assert!(text[2].starts_with("ldr.w ip, [pc"), "{text:?}");
+    assert_eq!(p.code[2..6], bytes_t32(&[0xF84D, 0xCD04]));
+    assert_eq!(p.code[14..18], bytes_t32(&[0xF85D, 0xCB04]));
+    assert_eq!(literal(&p, 2), entry + 4 + 8);
 }
