@@ -316,7 +316,7 @@ impl<F: ClosureCallback, A: JitAlloc> Closure<F, A> {
         // (The `sources` buffer did not move with its Vec.)
         unsafe { (*data).header.plan = (*data).cif.plan() };
         let views = alloc.alloc(TRAMPOLINE_SIZE).and_then(|(rx, rw)| {
-            if rx as usize % TRAMPOLINE_ALIGN == 0 {
+            if rx.align_offset(TRAMPOLINE_ALIGN) == 0 {
                 return Ok((rx, rw));
             }
             // SAFETY: just allocated by `alloc`, never handed out, released once.

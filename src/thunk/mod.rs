@@ -161,7 +161,7 @@ impl<A: JitAlloc> AllocatedThunk<A> {
         };
 
         let (rx, rw) = alloc.alloc(total)?;
-        if rx as usize % CODE_ALIGN != 0 {
+        if rx.align_offset(CODE_ALIGN) != 0 {
             // SAFETY: just allocated by `alloc`, never handed out, released once.
             let _ = unsafe { alloc.release(rx) };
             return Err(JitAllocError.into());
