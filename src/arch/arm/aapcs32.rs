@@ -51,7 +51,9 @@
 //! see the tests): after an argument went to the stack, libffi keeps filling core registers
 //! left free by a larger argument; gcc and the AAPCS (C.6) do not. libffi aligns an
 //! argument by its type's alignment; gcc by the greatest alignment of its *members* (a
-//! struct's own `aligned` attribute does not make it 8-byte aligned) capped at 8.
+//! struct's own `aligned` attribute does not make it 8-byte aligned) capped at 8. What
+//! libffi cannot describe follows gcc as well: a homogeneous union is a VFP candidate, and
+//! a padded (over-aligned) float struct is not.
 
 use crate::dynamic::plan::{
     check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPart,
