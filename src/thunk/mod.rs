@@ -88,15 +88,11 @@ pub const fn conjurable<T>(once: bool) -> bool {
     core::mem::size_of::<T>() == 0 && !(once && core::mem::needs_drop::<T>())
 }
 
-/// The alignment a thunk copy needs: instruction alignment on Arm (4 bytes: A32 and A64
-/// words, and T32 copies address their literal pool from `Align(PC, 4)`), none on x86.
-/// [`JitAlloc`] promises no alignment, so a block that lacks it is refused as an allocation
-/// failure.
-const CODE_ALIGN: usize = if cfg!(any(target_arch = "x86", target_arch = "x86_64")) {
-    1
-} else {
-    4
-};
+/// The alignment a thunk copy needs on Arm (4 bytes: A32 and A64 words, and T32 copies
+/// address their literal pool from `Align(PC, 4)`; x86 needs none). [`JitAlloc`] promises
+/// no alignment, so a block that lacks it is refused as an allocation failure.
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+const CODE_ALIGN: usize = 4;
 
 /// Returns the prepared (relocated) form of `template`, from the cache or computed now.
 ///
@@ -161,7 +157,8 @@ impl<A: JitAlloc> AllocatedThunk<A> {
         };
 
         let (rx, rw) = alloc.alloc(total)?;
-        if rx.align_offset(CODE_ALIGN) != 0 {
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        if rx as usize % CODE_ALIGN != 0 {
             // SAFETY: just allocated by `alloc`, never handed out, released once.
             let _ = unsafe { alloc.release(rx) };
             return Err(JitAllocError.into());
