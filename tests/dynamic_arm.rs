@@ -17,7 +17,7 @@ use core::ffi::c_void;
 use std::cell::RefCell;
 
 use closure_ffi::dynamic::{
-    Abi, Args, Cif, Closure, CodePtr, Complex, Ret, Type, TypedCif, TypedClosure,
+    Abi, Args, CType, Cif, Closure, CodePtr, Complex, Ret, Type, TypedCif, TypedClosure,
 };
 // Links the C peer (test-support/c/dynamic_arm.c).
 use closure_ffi_test_support as _;
@@ -88,7 +88,7 @@ struct ArmS3 {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct ArmS12 {
     a: i32,
     b: i32,
@@ -96,14 +96,14 @@ struct ArmS12 {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct ArmBig {
     v: [i32; 5],
     d: f64,
 }
 
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct ArmF3 {
     a: f32,
     b: f32,
@@ -111,14 +111,14 @@ struct ArmF3 {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct ArmD2 {
     a: f64,
     b: f64,
 }
 
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct ArmD4 {
     v: [f64; 4],
 }
@@ -801,4 +801,139 @@ fn closure_code_pointers_are_in_the_builds_instruction_set() {
     // SAFETY: the closure implements `int32_t (int32_t)` and outlives the call.
     let f: extern "C" fn(i32) -> i32 = unsafe { closure.fn_ptr() };
     assert_eq!(f(41), 42);
+}
+
+/// Hands out pool memory 2 bytes past an aligned block (a `JitAlloc` promises no
+/// alignment), counting releases.
+struct MisalignedAlloc {
+    pool: closure_ffi::jit_alloc::PoolJitAlloc,
+    releases: std::sync::atomic::AtomicUsize,
+}
+
+impl closure_ffi::JitAlloc for MisalignedAlloc {
+    fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), closure_ffi::JitAllocError> {
+        let (rx, rw) = self.pool.alloc(size + 2)?;
+        Ok((rx.wrapping_add(2), rw.wrapping_add(2)))
+    }
+
+    unsafe fn release(&self, rx: *const u8) -> Result<(), closure_ffi::JitAllocError> {
+        self.releases
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: `rx - 2` came from `self.pool.alloc` (see `alloc`); released once.
+        unsafe { self.pool.release(rx.wrapping_sub(2)) }
+    }
+}
+
+/// A closure trampoline needs 4-byte alignment (A32 words, and the T32 literal loads from
+/// `Align(PC, 4)`): a misaligned block is given back and the closure refused, never run.
+#[test]
+fn misaligned_jit_memory_is_refused() {
+    use closure_ffi::dynamic::ClosureError;
+    let alloc = MisalignedAlloc {
+        pool: closure_ffi::jit_alloc::PoolJitAlloc::with_dual_mapping(false),
+        releases: std::sync::atomic::AtomicUsize::new(0),
+    };
+    let cif = Cif::new(Abi::DEFAULT, [Type::I32], Type::I32).unwrap();
+    let made = Closure::new_in(cif, |_: &Args<'_>, _: Ret<'_>| {}, &alloc);
+    assert_eq!(
+        made.err(),
+        Some(ClosureError::Alloc(closure_ffi::JitAllocError))
+    );
+    assert_eq!(alloc.releases.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+macro_rules! ctypes {
+    ($($t:ty => $ty:expr),* $(,)?) => {$(
+        // SAFETY: the Type is the struct's C layout (repr(C), same members in order).
+        unsafe impl CType for $t {
+            fn ffi_type() -> Type {
+                $ty
+            }
+        }
+    )*};
+}
+
+ctypes!(ArmS12 => s12_ty(), ArmBig => big_ty(), ArmF3 => f3_ty(), ArmD2 => d2_ty(), ArmD4 => d4_ty());
+
+/// One signature against LLVM's own AAPCS code, in both standards: a Rust function of the
+/// signature called through a typed Cif, and a typed closure called through a Rust
+/// function pointer, must both give what the function gives when called directly.
+macro_rules! llvm_case {
+    (($($a:ident: $t:ty),*) -> $r:ty $body:block with ($($v:expr),*)) => {{
+        extern "C" fn c_fn($($a: $t),*) -> $r $body
+        extern "aapcs" fn base_fn($($a: $t),*) -> $r $body
+        let want: $r = c_fn($($v),*);
+        assert_eq!(base_fn($($v),*), want);
+        let sig = stringify!(($($t),*) -> $r);
+        // SAFETY: the same as calling the functions directly.
+        unsafe {
+            let cif = TypedCif::<extern "C" fn($($t),*) -> $r>::new().unwrap();
+            assert_eq!(cif.call(c_fn, ($($v,)*)), want, "call C {sig}");
+            let cif = TypedCif::<extern "aapcs" fn($($t),*) -> $r>::new().unwrap();
+            assert_eq!(cif.call(base_fn, ($($v,)*)), want, "call aapcs {sig}");
+        }
+        let c_closure =
+            TypedClosure::<extern "C" fn($($t),*) -> $r, _>::new(|$($a: $t),*| -> $r { $body })
+                .unwrap();
+        let base_closure =
+            TypedClosure::<extern "aapcs" fn($($t),*) -> $r, _>::new(|$($a: $t),*| -> $r { $body })
+                .unwrap();
+        // SAFETY: the closures outlive the calls.
+        unsafe {
+            assert_eq!((c_closure.fn_ptr())($($v),*), want, "closure C {sig}");
+            assert_eq!((base_closure.fn_ptr())($($v),*), want, "closure aapcs {sig}");
+        }
+    }};
+}
+
+#[test]
+fn typed_calls_and_closures_agree_with_llvm() {
+    let d2 = ArmD2 { a: 0.25, b: -8.0 };
+    let f3 = ArmF3 {
+        a: 1.5,
+        b: -2.0,
+        c: 0.125,
+    };
+    let s12 = ArmS12 { a: 7, b: -8, c: 9 };
+    let d4 = ArmD4 {
+        v: [1.0, -2.5, 4.0, 0.5],
+    };
+    let big = ArmBig {
+        v: [9, 8, 7, 6, 5],
+        d: -0.75,
+    };
+    // Back-filling, a doubleword integer pair, an HFA after the holes.
+    llvm_case!((a: f32, b: f64, c: f32, d: i64, e: f32, f: ArmD2, g: i8) -> f64 {
+        f64::from(a) + b * 2.0 + f64::from(c) * 4.0 + d as f64 * 8.0 + f64::from(e) * 16.0
+            + f.a * 32.0 + f.b * 64.0 + f64::from(g) * 128.0
+    } with (0.5, -1.25, 3.0, -(1 << 40), 0.75, d2, -100));
+    // A split struct, then a double and a float HFA; an HFA result.
+    llvm_case!((a: i32, b: i32, c: i32, s: ArmS12, d: f64, f: ArmF3) -> ArmF3 {
+        ArmF3 {
+            a: f.a + (a + s.a) as f32,
+            b: f.b * (b + s.b) as f32,
+            c: f.c - (c + s.c) as f32 + d as f32,
+        }
+    } with (1, 2, 3, s12, 0.5, f3));
+    // Three 4-double HFAs (the third on the stack), floats and ints around them.
+    llvm_case!((a: ArmD4, b: ArmD4, x: f32, c: ArmD4, i: i32, y: f64) -> ArmD4 {
+        ArmD4 {
+            v: core::array::from_fn(|k| {
+                a.v[k] + b.v[k] * 2.0 + c.v[k] * 4.0 + f64::from(x) + f64::from(i) - y
+            }),
+        }
+    } with (d4, d4, 1.5, d4, -3, 0.25));
+    // A struct returned through memory, a split 8-aligned struct, narrow integers.
+    llvm_case!((k: u16, b: ArmBig, s: i8, d: f64) -> ArmBig {
+        ArmBig {
+            v: core::array::from_fn(|i| b.v[i] * i32::from(s) + i32::from(k)),
+            d: b.d * d,
+        }
+    } with (65535, big, -3, 4.0));
+    // Twelve mixed scalars: registers run out in both standards.
+    llvm_case!((a: f64, b: f32, c: u8, d: f64, e: i64, f: f32, g: f64, h: f32, i: f64,
+        j: u32, k: f64, l: f32) -> f32 {
+        (a + f64::from(b) - f64::from(c) + d * 2.0 - e as f64 + f64::from(f) * 3.0 + g
+            - f64::from(h) + i * 0.5 + f64::from(j) - k + f64::from(l)) as f32
+    } with (1.0, 2.0, 255, -3.5, 1 << 33, 0.25, 8.0, -1.0, 6.0, 4_000_000_000, 0.5, 9.0));
 }
