@@ -1,5 +1,5 @@
-//! Arbitrary signatures through every host-independent classifier: x86_64 System V and Win64
-//! and the seven i386 conventions. (`types_cif` goes further for the host's own ABIs: it
+//! Arbitrary signatures through every host-independent classifier: x86_64 System V and Win64,
+//! the seven i386 conventions, AAPCS64, and 32-bit Arm's base standard and VFP variant. (`types_cif` goes further for the host's own ABIs: it
 //! calls through the plans; here the plans of the other targets are checked as data.)
 //!
 //! Must hold: classification returns (no panic, no hang), is deterministic, and a plan it
@@ -8,14 +8,17 @@
 //! ABI's slot size, plus each family's own rules (i386: who pops how much; variadic
 //! signatures only in caller-pops conventions). A refusal names an argument that exists.
 //!
-//! The types are the host's (x86_64) layouts, which are also i386's except for pointers
-//! (8 bytes) and `long double` (16 bytes, not 12: its bytes are still all moved); the i386
-//! classifiers are only given signatures without pointers.
+//! The types are the host's (x86_64) layouts, which are also AAPCS64's (`long double` is 16
+//! bytes in both), and i386's and Arm's except for pointers (8 bytes) and `long double` (16
+//! bytes, not 12 or 8): the i386 classifiers are given signatures without pointers, the Arm
+//! ones signatures without pointers and `long double`.
 //!
 //! Input: a pool of types (as in `types_cif`), then the signature: argument count, argument
 //! and return types from the pool, variadic or not.
 #![no_main]
 
+use closure_ffi::arch::aarch64::aapcs64;
+use closure_ffi::arch::arm::aapcs32;
 use closure_ffi::arch::x86::i386::{self, Convention};
 use closure_ffi::arch::x86::{sysv64, win64};
 use closure_ffi::dynamic::plan::{CallPlan, MoveOp, PlanError, RetPlan, MAX_ARGS};
@@ -25,15 +28,18 @@ use closure_ffi_fuzz::types::decode_pool;
 use closure_ffi_fuzz::Reader;
 use libfuzzer_sys::fuzz_target;
 
-/// A classifier: x86_64's two, or i386's for one convention.
+/// A classifier: x86_64's two, i386's for one convention, AAPCS64, or 32-bit Arm's for one
+/// standard.
 #[derive(Clone, Copy, Debug)]
 enum Classifier {
     SysV64,
     Win64,
     I386(Convention),
+    Aapcs64,
+    Arm(aapcs32::Convention),
 }
 
-const CLASSIFIERS: [Classifier; 9] = [
+const CLASSIFIERS: [Classifier; 12] = [
     Classifier::SysV64,
     Classifier::Win64,
     Classifier::I386(Convention::SysV),
@@ -43,6 +49,9 @@ const CLASSIFIERS: [Classifier; 9] = [
     Classifier::I386(Convention::ThisCall),
     Classifier::I386(Convention::Pascal),
     Classifier::I386(Convention::Register),
+    Classifier::Aapcs64,
+    Classifier::Arm(aapcs32::Convention::Aapcs),
+    Classifier::Arm(aapcs32::Convention::Vfp),
 ];
 
 impl Classifier {
@@ -51,13 +60,15 @@ impl Classifier {
             Classifier::SysV64 => sysv64::plan(args, ret, nfixed),
             Classifier::Win64 => win64::plan(args, ret, nfixed),
             Classifier::I386(conv) => i386::plan(conv, args, ret, nfixed),
+            Classifier::Aapcs64 => aapcs64::plan(args, ret, nfixed),
+            Classifier::Arm(conv) => aapcs32::plan(conv, args, ret, nfixed),
         }
     }
 
     /// The stack slot (and pointer) size.
     fn slot(self) -> u64 {
         match self {
-            Classifier::I386(_) => 4,
+            Classifier::I386(_) | Classifier::Arm(_) => 4,
             _ => 8,
         }
     }
@@ -79,13 +90,17 @@ fuzz_target!(|data: &[u8]| {
         _ => None,
     };
 
-    // Types are laid out for the host (x86_64): a pointer is 8 bytes, which no i386
-    // signature can contain, so the i386 classifiers only see pointer-free signatures.
-    let host_only = args.iter().chain([&ret]).any(has_pointer);
+    // Types are laid out for the host (x86_64): a pointer is 8 bytes, which no i386 or Arm
+    // signature can contain, and `long double` 16, which no Arm one can; those classifiers
+    // only see signatures without them.
+    let values = || args.iter().chain([&ret]);
+    let has_pointer = values().any(|t| holds(t, TypeKind::Pointer));
+    let has_long_double = values().any(|t| holds(t, TypeKind::LongDouble));
 
     for name in CLASSIFIERS {
         let conv = match name {
-            Classifier::I386(_) if host_only => continue,
+            Classifier::I386(_) if has_pointer => continue,
+            Classifier::Arm(_) if has_pointer || has_long_double => continue,
             Classifier::I386(conv) => Some(conv),
             _ => None,
         };
@@ -119,12 +134,13 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// Whether `t` holds a pointer (a walk over the type tree, not over every array element).
-fn has_pointer(t: &Type) -> bool {
+/// Whether `t` holds a scalar of `kind` (a walk over the type tree, not over every array
+/// element).
+fn holds(t: &Type, kind: TypeKind) -> bool {
     match t.kind() {
-        TypeKind::Pointer => true,
-        TypeKind::Struct | TypeKind::Union => t.members().iter().any(has_pointer),
-        _ => t.element().is_some_and(has_pointer),
+        k if k == kind => true,
+        TypeKind::Struct | TypeKind::Union => t.members().iter().any(|m| holds(m, kind)),
+        _ => t.element().is_some_and(|e| holds(e, kind)),
     }
 }
 
