@@ -4,7 +4,10 @@
 //! gcc's `ms_abi`; on i386, compiled with `gcc -m32`, System V, stdcall, fastcall, thiscall
 //! and ms_cdecl as gcc's `ms_abi`, without `__int128`, variadic for the caller-pops ones
 //! only; on aarch64 AAPCS64, compiled with `aarch64-linux-gnu-gcc`, which the test binary
-//! starts from under qemu-user): up to 20 arguments of every integer width, `float`, `double`, `long double`,
+//! starts from under qemu-user; on 32-bit Arm the VFP variant of AAPCS, gnueabihf's default,
+//! compiled with `arm-linux-gnueabihf-gcc` (Thumb-2 code, which A32 and T32 callers
+//! interwork with), without `__int128`, variadic signatures in the base standard as C
+//! does for `...`): up to 20 arguments of every integer width, `float`, `double`, `long double`,
 //! pointers, complex types, and structs and unions with nested aggregates, arrays, odd
 //! sizes and raised alignments; one in eight is variadic. Generated C, compiled by gcc -O1
 //! into one shared object, holds per signature a callee `f_i` that checks its arguments and
@@ -18,7 +21,8 @@
 //!    closure receives and that the C caller gets the closure's result.
 //!
 //! Only significant bytes are compared: never padding, 10 of an x87 `long double`'s 16
-//! bytes (all 16 of aarch64's binary128), one member of a union. gcc also checks the library's layout of every aggregate
+//! bytes (all 16 of aarch64's binary128, all 8 of 32-bit Arm's, a `double`), one member of a
+//! union. gcc also checks the library's layout of every aggregate
 //! (`_Static_assert`).
 //!
 //! Environment: `ABI_FUZZ_SEED` (decimal or `0x` hex), `ABI_FUZZ_COUNT` (signatures per
@@ -27,7 +31,11 @@
 //! each signature before running it: finds the one that crashes the process).
 //! `scripts/abi-fuzz` runs many seeds in release mode.
 
-// Linux only (x86_64, i686 and aarch64) for now. On x86_64-pc-windows-gnu under wine the test cannot compile its
+// The Arm base standard (`Abi::Aapcs`, gcc's `pcs("aapcs")`) is not tested: gcc 12 ignores a
+// `pcs` attribute written in a function-pointer declarator, so the generated callers would
+// call through the VFP variant. `tests/dynamic_arm.rs` covers it with fixed signatures.
+//
+// Linux only (x86_64, i686, aarch64 and 32-bit Arm) for now. On x86_64-pc-windows-gnu under wine the test cannot compile its
 // peer: wine starts a Unix program (the mingw gcc) but returns no process handle ("Invalid
 // handle"), so the test cannot wait for it. The generated C would also need changes there:
 // System V callers marked `sysv_abi` (mingw-w64 gcc 12 crashes with an internal compiler
@@ -35,7 +43,12 @@
 // va_list named explicitly, and `va_arg` of values over 8 bytes avoided in the non-native
 // convention. The fixed-signature suites (dynamic_calls, dynamic_closures) run on Windows.
 #![cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 
@@ -84,6 +97,12 @@ fn win64() {
 #[test]
 fn aapcs64() {
     run(Abi::Aapcs64, "aapcs64");
+}
+
+#[cfg(target_arch = "arm")]
+#[test]
+fn arm_vfp() {
+    run(Abi::Vfp, "arm_vfp");
 }
 
 #[cfg(target_arch = "x86")]

@@ -12,10 +12,14 @@ const TARGET_FLAGS: &[&str] = if cfg!(target_arch = "x86") {
     &[]
 };
 
-/// The C compiler for the target of the test binary: the host gcc, or on aarch64 the cross
-/// compiler (the test binary runs under qemu-user, which starts host programs natively).
+/// The C compiler for the target of the test binary: the host gcc, or on aarch64 and 32-bit
+/// Arm the cross compiler (the test binary runs under qemu-user, which starts host programs
+/// natively). `arm-linux-gnueabihf-gcc`'s defaults (ARMv7-A, Thumb-2, VFPv3-D16, hard-float)
+/// suit both the armv7 and the thumbv7neon targets.
 const GCC: &str = if cfg!(target_arch = "aarch64") {
     "aarch64-linux-gnu-gcc"
+} else if cfg!(target_arch = "arm") {
+    "arm-linux-gnueabihf-gcc"
 } else {
     "gcc"
 };

@@ -79,6 +79,7 @@ impl Signature {
             Abi::SysV64 => 1,
             Abi::Win64 => 2,
             Abi::Aapcs64 => 3,
+            Abi::Vfp => 4,
             // The i386 conventions: libffi's numbers, past the x86_64 streams.
             other => 16 + u64::from(other.to_raw()),
         };
@@ -232,9 +233,9 @@ impl TypeGen<'_> {
     fn scalar(&mut self) -> Type {
         loop {
             let ty = self.any_scalar();
-            // gcc -m32 has no __int128.
+            // gcc -m32 and 32-bit Arm gcc have no __int128.
             let int128 = matches!(ty.kind(), TypeKind::U128 | TypeKind::I128);
-            if !(int128 && is_i386(self.abi)) {
+            if !int128 || has_int128(self.abi) {
                 return ty;
             }
         }
@@ -461,9 +462,12 @@ fn scalar_bytes(rng: &mut Rng, kind: TypeKind) -> ([u8; 16], usize) {
         TypeKind::LongDouble => {
             let ld = LongDouble::from_f64(nice_f64(rng)).0;
             out[..ld.len()].copy_from_slice(&ld);
-            // x87: 10 value bytes and padding; aarch64: binary128, all 16 bytes.
+            // x87: 10 value bytes and padding; aarch64: binary128, all 16 bytes; 32-bit
+            // Arm: a double, all 8 bytes.
             if cfg!(target_arch = "aarch64") {
                 16
+            } else if cfg!(target_arch = "arm") {
+                8
             } else {
                 10
             }
@@ -523,16 +527,18 @@ fn nice_f32(rng: &mut Rng) -> f32 {
     sign * mantissa * 2f32.powi(rng.range(0, 60) as i32 - 40)
 }
 
-/// Whether `abi` is one of the i386 conventions (compiled with `gcc -m32`).
-pub fn is_i386(abi: Abi) -> bool {
-    !matches!(abi, Abi::SysV64 | Abi::Win64 | Abi::Aapcs64)
+/// Whether gcc has `__int128` for `abi`'s target: the 64-bit ones only (not `gcc -m32`,
+/// not 32-bit Arm).
+fn has_int128(abi: Abi) -> bool {
+    matches!(abi, Abi::SysV64 | Abi::Win64 | Abi::Aapcs64)
 }
 
-/// Whether `abi` can call variadic functions (the caller-pops conventions, and AAPCS64).
+/// Whether `abi` can call variadic functions (the caller-pops conventions, AAPCS64, and the
+/// Arm VFP variant, whose variadic calls follow the base standard).
 fn variadic_abi(abi: Abi) -> bool {
     matches!(
         abi,
-        Abi::SysV64 | Abi::Win64 | Abi::SysV | Abi::MsCdecl | Abi::Aapcs64
+        Abi::SysV64 | Abi::Win64 | Abi::SysV | Abi::MsCdecl | Abi::Aapcs64 | Abi::Vfp
     )
 }
 
