@@ -5,9 +5,9 @@
 //! and ms_cdecl as gcc's `ms_abi`, without `__int128`, variadic for the caller-pops ones
 //! only; on aarch64 AAPCS64, compiled with `aarch64-linux-gnu-gcc`, which the test binary
 //! starts from under qemu-user; on 32-bit Arm the VFP variant of AAPCS, gnueabihf's default,
-//! compiled with `arm-linux-gnueabihf-gcc` (Thumb-2 code, which A32 and T32 callers
-//! interwork with), without `__int128`, variadic signatures in the base standard as C
-//! does for `...`): up to 20 arguments of every integer width, `float`, `double`, `long double`,
+//! and the base standard as gcc's `pcs("aapcs")`, compiled with `arm-linux-gnueabihf-gcc`
+//! (Thumb-2 code, which A32 and T32 callers interwork with), without `__int128`, variadic
+//! signatures in the base standard as C does for `...`): up to 20 arguments of every integer width, `float`, `double`, `long double`,
 //! pointers, complex types, and structs and unions with nested aggregates, arrays, odd
 //! sizes and raised alignments; one in eight is variadic. Generated C, compiled by gcc -O1
 //! into one shared object, holds per signature a callee `f_i` that checks its arguments and
@@ -31,10 +31,8 @@
 //! each signature before running it: finds the one that crashes the process).
 //! `scripts/abi-fuzz` runs many seeds in release mode.
 
-// The Arm base standard (`Abi::Aapcs`, gcc's `pcs("aapcs")`) is not run here yet, only the
-// VFP variant; `tests/dynamic_arm.rs` covers it with fixed signatures. (gcc 12's handling of
-// `pcs` in a function-pointer declarator was thought to break the generated callers, but
-// arm-linux-gnueabihf-gcc 12.2 honours it there; adding it is a follow-up.)
+// The Arm base standard's callers call through `pcs("aapcs")` function pointers, which
+// arm-linux-gnueabihf-gcc 12.2 honours in the declarator (`vmov r0, r1, d0; blx`).
 //
 // Linux only (x86_64, i686, aarch64 and 32-bit Arm) for now. On x86_64-pc-windows-gnu under wine the test cannot compile its
 // peer: wine starts a Unix program (the mingw gcc) but returns no process handle ("Invalid
@@ -104,6 +102,12 @@ fn aapcs64() {
 #[test]
 fn arm_vfp() {
     run(Abi::Vfp, "arm_vfp");
+}
+
+#[cfg(target_arch = "arm")]
+#[test]
+fn arm_aapcs() {
+    run(Abi::Aapcs, "arm_aapcs");
 }
 
 #[cfg(target_arch = "x86")]

@@ -80,6 +80,7 @@ impl Signature {
             Abi::Win64 => 2,
             Abi::Aapcs64 => 3,
             Abi::Vfp => 4,
+            Abi::Aapcs => 5,
             // The i386 conventions: libffi's numbers, past the x86_64 streams.
             other => 16 + u64::from(other.to_raw()),
         };
@@ -538,7 +539,7 @@ fn has_int128(abi: Abi) -> bool {
 fn variadic_abi(abi: Abi) -> bool {
     matches!(
         abi,
-        Abi::SysV64 | Abi::Win64 | Abi::SysV | Abi::MsCdecl | Abi::Aapcs64 | Abi::Vfp
+        Abi::SysV64 | Abi::Win64 | Abi::SysV | Abi::MsCdecl | Abi::Aapcs64 | Abi::Vfp | Abi::Aapcs
     )
 }
 
@@ -549,6 +550,7 @@ pub fn c_attribute(abi: Abi) -> &'static str {
         Abi::StdCall => "__attribute__((stdcall)) ",
         Abi::FastCall => "__attribute__((fastcall)) ",
         Abi::ThisCall => "__attribute__((thiscall)) ",
+        Abi::Aapcs => "__attribute__((pcs(\"aapcs\"))) ",
         _ => "",
     }
 }
