@@ -6,7 +6,7 @@
 //! and selected with `-fuse-ld=bfd`) that puts libffi.map in place of rustc's script. The
 //! exports are the same: every symbol libffi.map names is `#[no_mangle]` in the crate.
 //!
-//! x86_64 Linux links with libffi.map; i386 Linux with libffi-i386.map, libffi's i386 set
+//! x86_64 and aarch64 Linux link with libffi.map; i386 Linux with libffi-i386.map, libffi's i386 set
 //! (no `__int128` types, and with `FFI_NATIVE_RAW_API` no Java raw call or closures). The
 //! other targets are issue 6: there the crate is empty and nothing here applies.
 
@@ -23,7 +23,8 @@ fn main() {
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let map = match (arch.as_str(), os.as_str()) {
-        ("x86_64", "linux") => "libffi.map",
+        // libffi's aarch64 build exports x86_64's set (Java raw API, __int128 types).
+        ("x86_64" | "aarch64", "linux") => "libffi.map",
         ("x86", "linux") => "libffi-i386.map",
         _ => return,
     };
@@ -55,9 +56,15 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libffi.so.8");
 }
 
-/// GNU ld as gcc would run it without our `-B` directory.
+/// GNU ld as the target's linker driver would run it without our `-B` directory: the
+/// driver is the `linker` cargo configures for the target (`RUSTC_LINKER`, e.g.
+/// aarch64-linux-gnu-gcc, whose ld.bfd is the cross one), else `CC`, else `cc`.
 fn real_ld() -> PathBuf {
-    let cc = env::var("CC").unwrap_or_else(|_| "cc".into());
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    println!("cargo:rerun-if-env-changed=CC");
+    let cc = env::var("RUSTC_LINKER")
+        .or_else(|_| env::var("CC"))
+        .unwrap_or_else(|_| "cc".into());
     let out = Command::new(&cc)
         .arg("-print-prog-name=ld.bfd")
         .output()

@@ -5,7 +5,7 @@
 //! (W^X): the caller writes through the returned pointer and calls `*code`, a different
 //! address. `ffi_prep_closure_loc` builds a dynamic-layer closure whose trampoline
 //! (`FFI_TRAMPOLINE_SIZE` bytes: 32 on x86_64, 16 on i386) is written into the
-//! `ffi_closure`'s own `tramp` field (through an allocator that hands out exactly that
+//! `ffi_closure`'s own `tramp` field (on aarch64, a jump to it: [`Placed`]) (through an allocator that hands out exactly that
 //! memory) and whose callback reads `cif`, `fun` and `user_data` from the closure when it
 //! runs, as libffi's does. Raw closures (raw.rs) use the same machinery with a callback of
 //! their own ([`prepare_at`]). A registry maps each closure's writable address
@@ -25,11 +25,37 @@ use crate::ffi::{
 use crate::prep::{self, FxBuild};
 
 /// An allocator that hands out one `ffi_closure`'s trampoline field.
+///
+/// On aarch64 libffi's field (24 bytes) is smaller than the dynamic layer's trampoline (32:
+/// two instructions, a `udf` and two literals), so the trampoline goes into a block of its
+/// own from the global JIT allocator, and the field gets a jump to it:
+///
+/// ```text
+///   +0  58000050  ldr x16, #8     x16 = the literal at +8
+///   +4  d61f0200  br x16          x16 is IP0, free at a call; x17 is left for the trampoline
+///   +8  <the trampoline's code address, 8 bytes>
+///   +16 zero
+/// ```
 pub(crate) struct Placed {
     rx: *const u8,
     rw: *mut u8,
+    /// aarch64: the trampoline's own block (code address), null until allocated.
+    #[cfg(target_arch = "aarch64")]
+    block: core::cell::Cell<*const u8>,
 }
 
+impl Placed {
+    fn new(rx: *const u8, rw: *mut u8) -> Placed {
+        Placed {
+            rx,
+            rw,
+            #[cfg(target_arch = "aarch64")]
+            block: core::cell::Cell::new(core::ptr::null()),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "aarch64"))]
 impl JitAlloc for Placed {
     fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), JitAllocError> {
         if size > TRAMPOLINE_SIZE {
@@ -41,6 +67,44 @@ impl JitAlloc for Placed {
     unsafe fn release(&self, _rx: *const u8) -> Result<(), JitAllocError> {
         // The memory belongs to the ffi_closure (and so to ffi_closure_free or the caller).
         Ok(())
+    }
+}
+
+/// `ldr x16, #8` (LDR literal, 64-bit, imm19 = 2, Rt = 16).
+#[cfg(target_arch = "aarch64")]
+const LDR_X16_8: u32 = 0x5800_0000 | (2 << 5) | 16;
+/// `br x16` (Rn = 16).
+#[cfg(target_arch = "aarch64")]
+const BR_X16: u32 = 0xD61F_0000 | (16 << 5);
+
+#[cfg(target_arch = "aarch64")]
+impl JitAlloc for Placed {
+    fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), JitAllocError> {
+        if !self.block.get().is_null() {
+            // One trampoline per ffi_closure.
+            return Err(JitAllocError);
+        }
+        let (rx, rw) = GlobalJitAlloc.alloc(size)?;
+        let mut jump = [0u8; TRAMPOLINE_SIZE];
+        jump[0..4].copy_from_slice(&LDR_X16_8.to_le_bytes());
+        jump[4..8].copy_from_slice(&BR_X16.to_le_bytes());
+        jump[8..16].copy_from_slice(&(rx as u64).to_le_bytes());
+        // SAFETY: `self.rw` is the writable view of the ffi_closure's `tramp` field
+        // (TRAMPOLINE_SIZE bytes, the caller's contract in prepare_at); `self.rx` is its
+        // executable view, which the flush only names for cache maintenance.
+        unsafe {
+            core::ptr::copy_nonoverlapping(jump.as_ptr(), self.rw, TRAMPOLINE_SIZE);
+            self.flush_instruction_cache(self.rx, TRAMPOLINE_SIZE);
+        }
+        self.block.set(rx);
+        Ok((rx, rw))
+    }
+
+    unsafe fn release(&self, rx: *const u8) -> Result<(), JitAllocError> {
+        // The field belongs to the ffi_closure; the trampoline's block is ours.
+        self.block.set(core::ptr::null());
+        // SAFETY: `rx` came from GlobalJitAlloc in alloc (the caller's contract).
+        unsafe { GlobalJitAlloc.release(rx) }
     }
 }
 
@@ -194,7 +258,7 @@ pub(crate) unsafe fn prepare_at(
         slot.rx
     };
     fill();
-    let placed = Placed { rx, rw: closure };
+    let placed = Placed::new(rx, closure);
     // SAFETY: `callback` reads the closure structure at `rx`, which lives as long as the
     // trampoline it contains.
     let made =
