@@ -12,58 +12,108 @@
 //! - go/: Go closures (the static entries and `ffi_call_go` shims per architecture);
 //! - ffi.rs: the C structures and the exported `ffi_type_*` objects.
 //!
-//! x86_64, i386 (`i686-unknown-linux-gnu`) and aarch64 Linux build the API, each with
-//! libffi's constants, layouts and symbol set for that target (include/ffitarget.h);
-//! elsewhere the crate is empty (the other targets are future work).
+//! x86_64, i386 (`i686-unknown-linux-gnu`), aarch64 and 32-bit Arm (armv7 and thumbv7neon
+//! gnueabihf) Linux build the API, each with libffi's constants, layouts and symbol set for
+//! that target (include/ffitarget.h); elsewhere the crate is empty.
 
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 mod call;
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 mod closure;
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 pub mod ffi;
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 mod go;
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 mod prep;
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 mod raw;
 
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 pub use call::*;
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 pub use closure::*;
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 pub use go::*;
 #[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 pub use raw::*;

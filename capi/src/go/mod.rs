@@ -1,8 +1,8 @@
 //! Go closures: `ffi_prep_go_closure` and `ffi_call_go`.
 //!
 //! A Go closure needs no executable memory of its own: `tramp` is a static entry, and the
-//! caller passes the closure in the static-chain register (x86_64: r10; aarch64: x18; i386:
-//! ecx, or eax for THISCALL and FASTCALL, whose ecx holds an argument). The entry asks
+//! caller passes the closure in the static-chain register (x86_64: r10; aarch64: x18; arm:
+//! ip; i386: ecx, or eax for THISCALL and FASTCALL, whose ecx holds an argument). The entry asks
 //! [`enter`] for the signature's shared dynamic-layer closure (one per signature, made on
 //! first use) after noting the Go closure in a thread-local; that closure's callback takes
 //! it back and calls `fun(cif, ret, args, go_closure)`. No other closure entry can run on
@@ -13,7 +13,7 @@
 //! works unchanged.
 //!
 //! The entries and shims are assembly, one file per architecture (x86_64.rs, i386.rs,
-//! aarch64.rs), each providing `entry(abi)` (the `tramp` for a cif's ABI, `None` where the
+//! aarch64.rs, arm.rs), each providing `entry(abi)` (the `tramp` for a cif's ABI, `None` where the
 //! ABI has no static chain) and `call_shim(abi)`.
 
 use core::cell::Cell;
@@ -36,6 +36,9 @@ mod arch;
 mod arch;
 #[cfg(target_arch = "aarch64")]
 #[path = "aarch64.rs"]
+mod arch;
+#[cfg(target_arch = "arm")]
+#[path = "arm.rs"]
 mod arch;
 
 thread_local! {
@@ -142,9 +145,9 @@ pub unsafe extern "C" fn ffi_prep_go_closure(
     FFI_OK
 }
 
-/// `ffi_call` with `closure` in the static-chain register (x86_64: r10; aarch64: x18;
-/// i386: ecx, or eax for THISCALL and FASTCALL; i386 `FFI_REGISTER` has no static chain and gets a plain
-/// call).
+/// `ffi_call` with `closure` in the static-chain register (x86_64: r10; aarch64: x18; arm:
+/// ip; i386: ecx, or eax for THISCALL and FASTCALL; i386 `FFI_REGISTER` has no static chain
+/// and gets a plain call).
 ///
 /// # Safety
 /// As `ffi_call`.
