@@ -11,11 +11,17 @@
 //! without it these tests fail rather than skip. On i686 the programs are compiled with
 //! `gcc -m32` (gcc-12-multilib) against the same header, which then describes i386, and
 //! the ones about x86_64-only features are not run (the `#[cfg]`s in `c_programs!` below).
-//! On aarch64 they are compiled with `aarch64-linux-gnu-gcc` and, when the test runs under
-//! qemu-user (`CLOSURE_FFI_TEST_RUNNER`, set by scripts/qemu-aarch64-run), run through the
-//! same emulator, with the loader's variables given to the guest only (`-E`/`-U`).
+//! On aarch64 (32-bit Arm) they are compiled with `aarch64-linux-gnu-gcc`
+//! (`arm-linux-gnueabihf-gcc`) and, when the test runs under qemu-user
+//! (`CLOSURE_FFI_TEST_RUNNER`, set by scripts/qemu-aarch64-run and qemu-arm-run), run
+//! through the same emulator, with the loader's variables given to the guest only (`-E`/`-U`).
 #![cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
     target_os = "linux"
 ))]
 
@@ -50,11 +56,14 @@ c_programs!(
     // The i386 calling conventions (stdcall, fastcall, thiscall, ms_cdecl, register).
     #[cfg(target_arch = "x86")]
     i386_abis,
-    // __int128 exists on the 64-bit targets only (no FFI_TARGET_HAS_INT128 on i386).
+    // __int128 exists on the 64-bit targets only (no FFI_TARGET_HAS_INT128 on i386 and
+    // 32-bit Arm).
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     int128,
     java_raw,
     layout,
+    // About a long double wider than double; on 32-bit Arm it is double.
+    #[cfg(not(target_arch = "arm"))]
     longdouble,
     misuse,
     misuse_strict,
@@ -100,6 +109,8 @@ fn every_c_program_has_a_test() {
 const GCC_TARGET_FLAGS: &[&str] = &[];
 #[cfg(target_arch = "x86")]
 const GCC_TARGET_FLAGS: &[&str] = &["-m32"];
+#[cfg(target_arch = "arm")]
+const GCC_TARGET_FLAGS: &[&str] = &[];
 
 /// The emulator the test runs under (`CLOSURE_FFI_TEST_RUNNER`, e.g. `qemu-aarch64`), split
 /// into words; empty when the test runs natively.
@@ -114,8 +125,12 @@ fn runner() -> Vec<String> {
 /// The C compiler for the target: gcc natively, the cross gcc under an emulator (the
 /// compiler is a host program, which the emulated test can start).
 fn compiler() -> &'static str {
-    if cfg!(target_arch = "aarch64") && !runner().is_empty() {
+    if runner().is_empty() {
+        "gcc"
+    } else if cfg!(target_arch = "aarch64") {
         "aarch64-linux-gnu-gcc"
+    } else if cfg!(target_arch = "arm") {
+        "arm-linux-gnueabihf-gcc"
     } else {
         "gcc"
     }

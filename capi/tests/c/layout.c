@@ -24,7 +24,11 @@ _Static_assert(FFI_TYPE_VOID == 0, "FFI_TYPE_VOID");
 _Static_assert(FFI_TYPE_INT == 1, "FFI_TYPE_INT");
 _Static_assert(FFI_TYPE_FLOAT == 2, "FFI_TYPE_FLOAT");
 _Static_assert(FFI_TYPE_DOUBLE == 3, "FFI_TYPE_DOUBLE");
-_Static_assert(FFI_TYPE_LONGDOUBLE == 4, "FFI_TYPE_LONGDOUBLE is distinct on x86_64");
+#if defined(__arm__)
+_Static_assert(FFI_TYPE_LONGDOUBLE == FFI_TYPE_DOUBLE, "long double is double on 32-bit Arm");
+#else
+_Static_assert(FFI_TYPE_LONGDOUBLE == 4, "FFI_TYPE_LONGDOUBLE is distinct");
+#endif
 _Static_assert(FFI_TYPE_UINT8 == 5, "FFI_TYPE_UINT8");
 _Static_assert(FFI_TYPE_SINT8 == 6, "FFI_TYPE_SINT8");
 _Static_assert(FFI_TYPE_UINT16 == 7, "FFI_TYPE_UINT16");
@@ -73,6 +77,26 @@ _Static_assert(FFI_GO_CLOSURES == 1, "FFI_GO_CLOSURES");
 _Static_assert(FFI_NATIVE_RAW_API == 0, "FFI_NATIVE_RAW_API");
 #ifndef FFI_TARGET_HAS_INT128
 #error "FFI_TARGET_HAS_INT128 must be defined on aarch64"
+#endif
+#elif defined(__arm__)
+_Static_assert(FFI_FIRST_ABI == 0, "FFI_FIRST_ABI");
+_Static_assert(FFI_SYSV == 1, "FFI_SYSV");
+_Static_assert(FFI_VFP == 2, "FFI_VFP");
+_Static_assert(FFI_LAST_ABI == 3, "FFI_LAST_ABI");
+#ifdef __ARM_PCS_VFP
+_Static_assert(FFI_DEFAULT_ABI == FFI_VFP, "FFI_DEFAULT_ABI");
+#else
+_Static_assert(FFI_DEFAULT_ABI == FFI_SYSV, "FFI_DEFAULT_ABI");
+#endif
+
+_Static_assert(FFI_SIZEOF_ARG == 4, "FFI_SIZEOF_ARG");
+_Static_assert(FFI_SIZEOF_JAVA_RAW == 4, "FFI_SIZEOF_JAVA_RAW");
+_Static_assert(FFI_TRAMPOLINE_SIZE == 12, "FFI_TRAMPOLINE_SIZE");
+_Static_assert(FFI_CLOSURES == 1, "FFI_CLOSURES");
+_Static_assert(FFI_GO_CLOSURES == 1, "FFI_GO_CLOSURES");
+_Static_assert(FFI_NATIVE_RAW_API == 0, "FFI_NATIVE_RAW_API");
+#ifdef FFI_TARGET_HAS_INT128
+#error "FFI_TARGET_HAS_INT128 must not be defined on 32-bit Arm"
 #endif
 #else /* i386 */
 _Static_assert(FFI_FIRST_ABI == 0, "FFI_FIRST_ABI");
@@ -164,6 +188,37 @@ _Static_assert(offsetof(ffi_go_closure, fun) == 16, "ffi_go_closure.fun");
 _Static_assert(sizeof(ffi_raw) == 8, "ffi_raw is one 8-byte slot");
 _Static_assert(sizeof(ffi_java_raw) == 8, "ffi_java_raw is one 8-byte slot");
 _Static_assert(sizeof(((ffi_raw *)0)->data) == FFI_SIZEOF_ARG, "ffi_raw.data");
+
+#elif defined(__arm__)
+_Static_assert(sizeof(ffi_arg) == 4 && (ffi_arg)-1 > 0, "ffi_arg is unsigned 32-bit");
+_Static_assert(sizeof(ffi_sarg) == 4 && (ffi_sarg)-1 < 0, "ffi_sarg is signed 32-bit");
+_Static_assert(sizeof(ffi_type) == 12 && _Alignof(ffi_type) == 4, "ffi_type size");
+
+/* libffi's FFI_EXTRA_CIF_FIELDS for Arm follow flags. */
+_Static_assert(sizeof(ffi_cif) == 48 && _Alignof(ffi_cif) == 4, "ffi_cif size");
+_Static_assert(offsetof(ffi_cif, rtype) == 12, "ffi_cif.rtype");
+_Static_assert(offsetof(ffi_cif, flags) == 20, "ffi_cif.flags");
+_Static_assert(offsetof(ffi_cif, vfp_used) == 24, "ffi_cif.vfp_used");
+_Static_assert(offsetof(ffi_cif, vfp_args) == 32, "ffi_cif.vfp_args");
+
+/* 12 + 3 pointers = 24, aligned 8. */
+_Static_assert(sizeof(ffi_closure) == 24 && _Alignof(ffi_closure) == 8, "ffi_closure size");
+_Static_assert(sizeof(((ffi_closure *)0)->tramp) == FFI_TRAMPOLINE_SIZE, "tramp size");
+_Static_assert(offsetof(ffi_closure, cif) == 12, "ffi_closure.cif");
+_Static_assert(offsetof(ffi_closure, fun) == 16, "ffi_closure.fun");
+_Static_assert(offsetof(ffi_closure, user_data) == 20, "ffi_closure.user_data");
+
+_Static_assert(sizeof(ffi_raw_closure) == 32, "ffi_raw_closure size");
+_Static_assert(offsetof(ffi_raw_closure, cif) == 12, "ffi_raw_closure.cif");
+_Static_assert(offsetof(ffi_raw_closure, translate_args) == 16, "translate_args");
+_Static_assert(offsetof(ffi_raw_closure, this_closure) == 20, "this_closure");
+_Static_assert(offsetof(ffi_raw_closure, fun) == 24, "ffi_raw_closure.fun");
+_Static_assert(offsetof(ffi_raw_closure, user_data) == 28, "ffi_raw_closure.user_data");
+_Static_assert(sizeof(ffi_java_raw_closure) == 32, "ffi_java_raw_closure size");
+
+_Static_assert(sizeof(ffi_go_closure) == 12, "ffi_go_closure size");
+_Static_assert(sizeof(ffi_raw) == 4, "ffi_raw is one 4-byte slot");
+_Static_assert(sizeof(ffi_java_raw) == 4, "ffi_java_raw is one 4-byte slot");
 
 #else /* i386 */
 _Static_assert(sizeof(ffi_arg) == 4 && (ffi_arg)-1 > 0, "ffi_arg is unsigned 32-bit");
@@ -279,6 +334,16 @@ int main(void) {
   check_complex("complex_double", &ffi_type_complex_double, 16, 8, &ffi_type_double);
   check_complex("complex_longdouble", &ffi_type_complex_longdouble, 32, 16,
                 &ffi_type_longdouble);
+#elif defined(__arm__)
+  /* 8-aligned 64-bit values; long double is double (the header names ffi_type_longdouble
+   * ffi_type_double, as libffi's Arm header does). */
+  check_scalar("uint64", &ffi_type_uint64, 8, 8, FFI_TYPE_UINT64);
+  check_scalar("sint64", &ffi_type_sint64, 8, 8, FFI_TYPE_SINT64);
+  check_scalar("double", &ffi_type_double, 8, 8, FFI_TYPE_DOUBLE);
+  check_scalar("pointer", &ffi_type_pointer, 4, 4, FFI_TYPE_POINTER);
+  check_complex("complex_double", &ffi_type_complex_double, 16, 8, &ffi_type_double);
+  CHECK(&ffi_type_longdouble == &ffi_type_double);
+  CHECK_INT(sizeof(long double), 8);
 #else
   /* i386 aligns 64-bit integers and doubles to 4 in aggregates (libffi's alignment is the
    * member offset in struct { char; T; }), and long double is 12 bytes, 4-aligned. */
