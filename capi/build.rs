@@ -23,6 +23,7 @@ fn main() {
     println!("cargo:rerun-if-changed=libffi-i386.map");
     println!("cargo:rerun-if-changed=libffi-arm.map");
     thumb_cfg();
+    println!("cargo::rustc-check-cfg=cfg(capi_target)");
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let map = match (arch.as_str(), os.as_str()) {
@@ -33,6 +34,8 @@ fn main() {
         ("arm", "linux") => "libffi-arm.map",
         _ => return,
     };
+    // The one place that decides where the API is built (lib.rs: `#[cfg(capi_target)]`).
+    println!("cargo::rustc-cfg=capi_target");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let map = manifest.join(map);
     let dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it")).join("ld-wrapper");
