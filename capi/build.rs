@@ -6,7 +6,8 @@
 //! and selected with `-fuse-ld=bfd`) that puts libffi.map in place of rustc's script. The
 //! exports are the same: every symbol libffi.map names is `#[no_mangle]` in the crate.
 //!
-//! x86_64 Linux links with libffi.map; i386 Linux with libffi-i386.map, libffi's i386 set
+//! x86_64 and aarch64 Linux link with libffi.map; 32-bit Arm with libffi-arm.map (no
+//! `__int128`); i386 Linux with libffi-i386.map, libffi's i386 set
 //! (no `__int128` types, and with `FFI_NATIVE_RAW_API` no Java raw call or closures). The
 //! other targets are issue 6: there the crate is empty and nothing here applies.
 
@@ -20,13 +21,21 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=libffi.map");
     println!("cargo:rerun-if-changed=libffi-i386.map");
+    println!("cargo:rerun-if-changed=libffi-arm.map");
+    thumb_cfg();
+    println!("cargo::rustc-check-cfg=cfg(capi_target)");
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let map = match (arch.as_str(), os.as_str()) {
-        ("x86_64", "linux") => "libffi.map",
+        // libffi's aarch64 build exports x86_64's set (Java raw API, __int128 types).
+        ("x86_64" | "aarch64", "linux") => "libffi.map",
         ("x86", "linux") => "libffi-i386.map",
+        // libffi's 32-bit Arm build: x86_64's set without __int128.
+        ("arm", "linux") => "libffi-arm.map",
         _ => return,
     };
+    // The one place that decides where the API is built (lib.rs: `#[cfg(capi_target)]`).
+    println!("cargo::rustc-cfg=capi_target");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let map = manifest.join(map);
     let dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it")).join("ld-wrapper");
@@ -55,9 +64,15 @@ fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libffi.so.8");
 }
 
-/// GNU ld as gcc would run it without our `-B` directory.
+/// GNU ld as the target's linker driver would run it without our `-B` directory: the
+/// driver is the `linker` cargo configures for the target (`RUSTC_LINKER`, e.g.
+/// aarch64-linux-gnu-gcc, whose ld.bfd is the cross one), else `CC`, else `cc`.
 fn real_ld() -> PathBuf {
-    let cc = env::var("CC").unwrap_or_else(|_| "cc".into());
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    println!("cargo:rerun-if-env-changed=CC");
+    let cc = env::var("RUSTC_LINKER")
+        .or_else(|_| env::var("CC"))
+        .unwrap_or_else(|_| "cc".into());
     let out = Command::new(&cc)
         .arg("-print-prog-name=ld.bfd")
         .output()
@@ -76,4 +91,17 @@ fn real_ld() -> PathBuf {
         }
     }
     panic!("closure-ffi-capi needs GNU ld (ld.bfd, Debian package binutils) to link libffi.so");
+}
+
+/// Sets `cfg(closure_ffi_thumb)` when the target's Rust code is T32 (thumbv7neon), as the
+/// core crate's build.rs does: the closure jump (closure.rs) then gives the trampoline's
+/// address with bit 0 set.
+fn thumb_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(closure_ffi_thumb)");
+    let target = env::var("TARGET").unwrap_or_default();
+    let features = env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let arm = env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|a| a == "arm");
+    if arm && (target.starts_with("thumb") || features.split(',').any(|f| f == "thumb-mode")) {
+        println!("cargo::rustc-cfg=closure_ffi_thumb");
+    }
 }

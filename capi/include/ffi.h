@@ -3,9 +3,13 @@
  * closure-ffi-capi implements libffi's C API (as of libffi 3.8) on top of closure-ffi's
  * dynamic layer. A C program written against libffi 3.4 to 3.8 compiles against this header
  * unchanged and links against libffi.so.8 with libffi's symbol versions. Type codes, enum
- * values, struct layouts and signatures are those of libffi's x86_64 and i386 Linux builds;
- * this header supports no other target (see ffitarget.h). Layouts are given below for both
- * (offsets in bytes, x86_64 / i386).
+ * values, struct layouts and signatures are those of libffi's x86_64, i386, aarch64 and
+ * 32-bit Arm Linux builds; this header supports no other target (see ffitarget.h). Layouts
+ * are given below for x86_64 and i386 (offsets in bytes, x86_64 / i386); aarch64's are
+ * x86_64's except that the closures' tramp is 24 bytes, so every closure field after it
+ * sits 8 bytes earlier; 32-bit Arm's are i386's except 8-aligned 64-bit values, a 48-byte
+ * ffi_cif (libffi's VFP fields after flags), a 12-byte tramp and closures with
+ * translate_args and this_closure.
  *
  * Summary of the interface (see the libffi manual for the full contract):
  *   - describe a signature with ffi_type objects and ffi_prep_cif / ffi_prep_cif_var;
@@ -43,7 +47,12 @@ extern "C" {
 #define FFI_TYPE_INT        1   /* no predefined ffi_type uses this code */
 #define FFI_TYPE_FLOAT      2
 #define FFI_TYPE_DOUBLE     3
-#define FFI_TYPE_LONGDOUBLE 4   /* x87 80-bit extended, in 16 bytes (x86_64) or 12 (i386) */
+#ifdef FFI_TARGET_LONGDOUBLE_IS_DOUBLE
+#define FFI_TYPE_LONGDOUBLE FFI_TYPE_DOUBLE   /* 32-bit Arm: long double is double */
+#else
+#define FFI_TYPE_LONGDOUBLE 4   /* x87 80-bit extended, in 16 bytes (x86_64) or 12 (i386);
+                                   IEEE binary128 on aarch64 */
+#endif
 #define FFI_TYPE_UINT8      5
 #define FFI_TYPE_SINT8      6
 #define FFI_TYPE_UINT16     7
@@ -124,8 +133,8 @@ typedef struct _ffi_type {
 
 #ifndef LIBFFI_HIDE_BASIC_TYPES
 
-/* Aliases naming C's integer types (char 8, short 16, int 32 bits; long 64 bits on x86_64,
- * 32 on i386). */
+/* Aliases naming C's integer types (char 8, short 16, int 32 bits; long 64 bits on x86_64
+ * and aarch64, 32 on i386). */
 #define ffi_type_uchar  ffi_type_uint8
 #define ffi_type_schar  ffi_type_sint8
 #define ffi_type_ushort ffi_type_uint16
@@ -154,6 +163,11 @@ FFI_EXTERN ffi_type ffi_type_float;
 FFI_EXTERN ffi_type ffi_type_double;
 FFI_EXTERN ffi_type ffi_type_longdouble;
 FFI_EXTERN ffi_type ffi_type_pointer;
+#ifdef FFI_TARGET_LONGDOUBLE_IS_DOUBLE
+/* As libffi's header where long double is double (the objects stay exported). */
+# define ffi_type_longdouble ffi_type_double
+# define ffi_type_complex_longdouble ffi_type_complex_double
+#endif
 
 #ifdef FFI_TARGET_HAS_COMPLEX_TYPE
 FFI_EXTERN ffi_type ffi_type_complex_float;
@@ -196,6 +210,9 @@ typedef struct {
   ffi_type *rtype;
   unsigned bytes;
   unsigned flags;
+#ifdef FFI_EXTRA_CIF_FIELDS
+  FFI_EXTRA_CIF_FIELDS;
+#endif
 } ffi_cif;
 
 /* Prepares cif for a call with nargs fixed arguments of types atypes[0..nargs) returning
@@ -393,8 +410,8 @@ FFI_API ffi_status ffi_prep_java_raw_closure_loc(ffi_java_raw_closure *closure, 
 
 /* A closure that needs no executable memory: tramp is a static entry point of the library,
  * and the caller passes the ffi_go_closure itself in the static-chain register (x86_64:
- * r10; i386: ecx, or eax for FFI_THISCALL and FFI_FASTCALL; FFI_REGISTER has none). fun
- * receives the closure as its user_data argument.
+ * r10; aarch64: x18; arm: ip; i386: ecx, or eax for FFI_THISCALL and FFI_FASTCALL;
+ * FFI_REGISTER has none). fun receives the closure as its user_data argument.
  *
  *   offset (x86_64 / i386)  field
  *        0 / 0             tramp

@@ -1,11 +1,12 @@
-/* ffitarget.h: target description for closure-ffi's libffi (x86_64 and i386 Linux).
+/* ffitarget.h: target description for closure-ffi's libffi (x86_64, i386, aarch64 and 32-bit
+ * Arm Linux).
  *
  * This header is part of closure-ffi's drop-in libffi (package closure-ffi-capi). It is
  * included by <ffi.h>; include <ffi.h>, not this file. Everything here describes the target
  * the program is compiled for: the argument word (ffi_arg), the calling conventions
- * (ffi_abi) and the closure layout parameters. The values match libffi's x86_64 port and its
- * i386 port (the non-Windows build) so that programs and bindings compiled against libffi
- * work unchanged.
+ * (ffi_abi) and the closure layout parameters. The values match libffi's x86_64 port, its
+ * i386 port (the non-Windows build) and its aarch64 port (the Linux build) so that programs
+ * and bindings compiled against libffi work unchanged.
  *
  * When LIBFFI_ASM is defined (assembly sources), only the preprocessor macros are visible.
  */
@@ -19,9 +20,12 @@
 
 /* ---- The supported targets --------------------------------------------------------- */
 
-/* x32 (__ILP32__) has 4-byte pointers and a different closure layout: not supported. */
-#if !defined(__linux__) || !(defined(__i386__) || (defined(__x86_64__) && !defined(__ILP32__)))
-#error "closure-ffi's libffi is built for x86_64 and i386 Linux only"
+/* x32 and aarch64 ILP32 (__ILP32__ on a 64-bit architecture) have 4-byte pointers and a
+ * different closure layout: not supported. (i386 defines __ILP32__ too, and is supported.) */
+#if !defined(__linux__) ||                           \
+    !(defined(__i386__) || defined(__arm__) ||        \
+      ((defined(__x86_64__) || defined(__aarch64__)) && !defined(__ILP32__)))
+#error "closure-ffi's libffi is built for x86_64, i386, aarch64 and 32-bit Arm Linux only"
 #endif
 
 #if defined(__x86_64__)
@@ -74,6 +78,117 @@ typedef enum ffi_abi {
   FFI_GNUW64 = 4,           /* Microsoft x64 with GCC's 16-byte long double */
   FFI_LAST_ABI = 5,
   FFI_DEFAULT_ABI = FFI_UNIX64
+} ffi_abi;
+
+#endif /* !LIBFFI_ASM */
+
+#elif defined(__aarch64__)
+
+/* ---- aarch64 ------------------------------------------------------------------------ */
+
+/* The configuration macro libffi's aarch64 build defines; some programs test it. */
+#ifndef AARCH64
+#define AARCH64
+#endif
+
+/* ---- Argument words ----------------------------------------------------------------- */
+
+/* One argument slot of the raw API, and the unit integral return values are widened to. */
+#define FFI_SIZEOF_ARG 8
+/* The Java raw API uses the same 8-byte slot on LP64. */
+#define FFI_SIZEOF_JAVA_RAW 8
+
+/* ---- Feature switches --------------------------------------------------------------- */
+
+/* Closures (ffi_closure_alloc, ffi_prep_closure_loc, raw and Java raw closures). */
+#define FFI_CLOSURES 1
+/* Go closures: a static entry point that finds its closure in x18 (the static chain). */
+#define FFI_GO_CLOSURES 1
+/* Bytes of code at the start of an ffi_closure (part of the closure's ABI: do not change). */
+#define FFI_TRAMPOLINE_SIZE 24
+/* 0: the raw API converts to a pointer array and goes through ffi_call. */
+#define FFI_NATIVE_RAW_API 0
+/* _Complex float, double and long double are supported (FFI_TYPE_COMPLEX). */
+#define FFI_TARGET_HAS_COMPLEX_TYPE
+/* unsigned/signed __int128 are supported (FFI_TYPE_UINT128, FFI_TYPE_SINT128). */
+#define FFI_TARGET_HAS_INT128
+
+#ifndef LIBFFI_ASM
+
+/* Integral return values narrower than 64 bits are widened to these. */
+typedef unsigned long ffi_arg;
+typedef signed long ffi_sarg;
+
+/* Calling conventions. The values are those of libffi's aarch64 build outside Windows and
+ * Apple; a valid ABI lies strictly between FFI_FIRST_ABI and FFI_LAST_ABI. FFI_WIN64 is
+ * declared as in libffi, but this build has no Windows Arm64 convention: preparing a cif
+ * with it gives FFI_BAD_ABI. */
+typedef enum ffi_abi {
+  FFI_FIRST_ABI = 0,
+  FFI_SYSV = 1,             /* AAPCS64: the native convention */
+  FFI_WIN64 = 2,            /* Windows Arm64 (refused here) */
+  FFI_LAST_ABI = 3,
+  FFI_DEFAULT_ABI = FFI_SYSV
+} ffi_abi;
+
+#endif /* !LIBFFI_ASM */
+
+#elif defined(__arm__)
+
+/* ---- 32-bit Arm --------------------------------------------------------------------- */
+
+/* The configuration macro libffi's Arm build defines; some programs test it. */
+#ifndef ARM
+#define ARM
+#endif
+
+/* ---- Argument words ----------------------------------------------------------------- */
+
+/* One argument slot of the raw API, and the unit integral return values are widened to. */
+#define FFI_SIZEOF_ARG 4
+/* The Java raw API uses the same 4-byte slot. */
+#define FFI_SIZEOF_JAVA_RAW 4
+
+/* ---- Feature switches --------------------------------------------------------------- */
+
+/* Closures (ffi_closure_alloc, ffi_prep_closure_loc, raw and Java raw closures). */
+#define FFI_CLOSURES 1
+/* Go closures: a static entry point that finds its closure in ip (r12, the static chain). */
+#define FFI_GO_CLOSURES 1
+/* Bytes of code at the start of an ffi_closure (part of the closure's ABI: do not change). */
+#define FFI_TRAMPOLINE_SIZE 12
+/* 0: the raw API converts to a pointer array and goes through ffi_call. */
+#define FFI_NATIVE_RAW_API 0
+/* _Complex float and double are supported (FFI_TYPE_COMPLEX). */
+#define FFI_TARGET_HAS_COMPLEX_TYPE
+/* No __int128 on 32-bit Arm: FFI_TARGET_HAS_INT128 is not defined. */
+/* long double is double: ffi.h then defines FFI_TYPE_LONGDOUBLE as FFI_TYPE_DOUBLE. */
+#define FFI_TARGET_LONGDOUBLE_IS_DOUBLE
+/* Variadic calls are prepared by the target (libffi's macro; informational here). */
+#define FFI_TARGET_SPECIFIC_VARIADIC
+/* libffi's Arm cif carries its VFP allocation (this library leaves the fields zero). */
+#define FFI_EXTRA_CIF_FIELDS \
+  int vfp_used;              \
+  unsigned short vfp_reg_free, vfp_nargs; \
+  signed char vfp_args[16]
+
+#ifndef LIBFFI_ASM
+
+/* Integral return values narrower than 32 bits are widened to these. */
+typedef unsigned long ffi_arg;
+typedef signed long ffi_sarg;
+
+/* Calling conventions. The values are those of libffi's Arm build outside Windows. */
+typedef enum ffi_abi {
+  FFI_FIRST_ABI = 0,
+  FFI_SYSV = 1,             /* the AAPCS base standard (floating point in core registers) */
+  FFI_VFP = 2,              /* the AAPCS VFP variant (floating point in VFP registers) */
+  FFI_LAST_ABI = 3,
+#ifdef __ARM_PCS_VFP
+  FFI_DEFAULT_ABI = FFI_VFP
+#else
+  FFI_DEFAULT_ABI = FFI_SYSV
+#endif
 } ffi_abi;
 
 #endif /* !LIBFFI_ASM */

@@ -6,7 +6,8 @@
 //! address. `ffi_prep_closure_loc` builds a dynamic-layer closure whose trampoline
 //! (`FFI_TRAMPOLINE_SIZE` bytes: 32 on x86_64, 16 on i386) is written into the
 //! `ffi_closure`'s own `tramp` field (through an allocator that hands out exactly that
-//! memory) and whose callback reads `cif`, `fun` and `user_data` from the closure when it
+//! memory; on aarch64 and 32-bit Arm the field holds a jump to it, [`Placed`]) and whose
+//! callback reads `cif`, `fun` and `user_data` from the closure when it
 //! runs, as libffi's does. Raw closures (raw.rs) use the same machinery with a callback of
 //! their own ([`prepare_at`]). A registry maps each closure's writable address
 //! to its code address and to the dynamic-layer object, which `ffi_closure_free` drops.
@@ -25,11 +26,38 @@ use crate::ffi::{
 use crate::prep::{self, FxBuild};
 
 /// An allocator that hands out one `ffi_closure`'s trampoline field.
+///
+/// On aarch64 libffi's field (24 bytes) is smaller than the dynamic layer's trampoline (32:
+/// two instructions, a `udf` and two literals), and on 32-bit Arm (12 against 16), so the
+/// trampoline goes into a block of its own from the global JIT allocator, and the field
+/// gets a jump to it (aarch64 below; 32-bit Arm at [`jump`]):
+///
+/// ```text
+///   +0  58000050  ldr x16, #8     x16 = the literal at +8
+///   +4  d61f0200  br x16          x16 is IP0, free at a call; x17 is left for the trampoline
+///   +8  <the trampoline's code address, 8 bytes>
+///   +16 zero
+/// ```
 pub(crate) struct Placed {
     rx: *const u8,
     rw: *mut u8,
+    /// aarch64: the trampoline's own block (code address), null until allocated.
+    #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
+    block: core::cell::Cell<*const u8>,
 }
 
+impl Placed {
+    fn new(rx: *const u8, rw: *mut u8) -> Placed {
+        Placed {
+            rx,
+            rw,
+            #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
+            block: core::cell::Cell::new(core::ptr::null()),
+        }
+    }
+}
+
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
 impl JitAlloc for Placed {
     fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), JitAllocError> {
         if size > TRAMPOLINE_SIZE {
@@ -41,6 +69,64 @@ impl JitAlloc for Placed {
     unsafe fn release(&self, _rx: *const u8) -> Result<(), JitAllocError> {
         // The memory belongs to the ffi_closure (and so to ffi_closure_free or the caller).
         Ok(())
+    }
+}
+
+/// `ldr x16, #8` (LDR literal, 64-bit, imm19 = 2, Rt = 16).
+#[cfg(target_arch = "aarch64")]
+const LDR_X16_8: u32 = 0x5800_0000 | (2 << 5) | 16;
+/// `br x16` (Rn = 16).
+#[cfg(target_arch = "aarch64")]
+const BR_X16: u32 = 0xD61F_0000 | (16 << 5);
+
+/// The jump written into `tramp` on 32-bit Arm (A32, as libffi's trampolines; a Thumb
+/// caller reaches it with `blx`): `ldr pc, [pc, #-4]` (pc reads as +8, so it loads the
+/// word at +4) and the trampoline's code address there (bit 0 set on T32 builds, which
+/// `ldr pc` honours). 8 bytes of the 12.
+#[cfg(target_arch = "arm")]
+fn jump(code: *const u8) -> [u8; TRAMPOLINE_SIZE] {
+    let mut jump = [0u8; TRAMPOLINE_SIZE];
+    jump[0..4].copy_from_slice(&0xE51F_F004u32.to_le_bytes());
+    let code = code as u32 | u32::from(cfg!(closure_ffi_thumb));
+    jump[4..8].copy_from_slice(&code.to_le_bytes());
+    jump
+}
+
+/// The jump written into `tramp` on aarch64 (layout above).
+#[cfg(target_arch = "aarch64")]
+fn jump(code: *const u8) -> [u8; TRAMPOLINE_SIZE] {
+    let mut jump = [0u8; TRAMPOLINE_SIZE];
+    jump[0..4].copy_from_slice(&LDR_X16_8.to_le_bytes());
+    jump[4..8].copy_from_slice(&BR_X16.to_le_bytes());
+    jump[8..16].copy_from_slice(&(code as u64).to_le_bytes());
+    jump
+}
+
+#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
+impl JitAlloc for Placed {
+    fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), JitAllocError> {
+        if !self.block.get().is_null() {
+            // One trampoline per ffi_closure.
+            return Err(JitAllocError);
+        }
+        let (rx, rw) = GlobalJitAlloc.alloc(size)?;
+        let jump = jump(rx);
+        // SAFETY: `self.rw` is the writable view of the ffi_closure's `tramp` field
+        // (TRAMPOLINE_SIZE bytes, the caller's contract in prepare_at); `self.rx` is its
+        // executable view, which the flush only names for cache maintenance.
+        unsafe {
+            core::ptr::copy_nonoverlapping(jump.as_ptr(), self.rw, TRAMPOLINE_SIZE);
+            self.flush_instruction_cache(self.rx, TRAMPOLINE_SIZE);
+        }
+        self.block.set(rx);
+        Ok((rx, rw))
+    }
+
+    unsafe fn release(&self, rx: *const u8) -> Result<(), JitAllocError> {
+        // The field belongs to the ffi_closure; the trampoline's block is ours.
+        self.block.set(core::ptr::null());
+        // SAFETY: `rx` came from GlobalJitAlloc in alloc (the caller's contract).
+        unsafe { GlobalJitAlloc.release(rx) }
     }
 }
 
@@ -194,7 +280,7 @@ pub(crate) unsafe fn prepare_at(
         slot.rx
     };
     fill();
-    let placed = Placed { rx, rw: closure };
+    let placed = Placed::new(rx, closure);
     // SAFETY: `callback` reads the closure structure at `rx`, which lives as long as the
     // trampoline it contains.
     let made =

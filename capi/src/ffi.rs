@@ -1,5 +1,5 @@
-//! libffi's C structures, constants and exported type objects, with their x86_64 and i386
-//! layouts (checked at compile time against the sizes `ffi.h` declares).
+//! libffi's C structures, constants and exported type objects, with their x86_64, i386,
+//! aarch64 and 32-bit Arm layouts (checked at compile time against the sizes `ffi.h` declares).
 
 // The fields and constants are libffi's, documented in include/ffi.h.
 #![allow(missing_docs)]
@@ -17,7 +17,10 @@ pub const FFI_BAD_ARGTYPE: FfiStatus = 3;
 
 /// `ffi_abi`: on x86_64 outside Windows FIRST 1, UNIX64 2, WIN64 (= EFI64) 3, GNUW64 4,
 /// LAST 5; on i386 outside Windows FIRST 0, SYSV 1, THISCALL 3, FASTCALL 4, STDCALL 5,
-/// PASCAL 6, REGISTER 7, MS_CDECL 8, LAST 9. `closure_ffi::dynamic::Abi::from_raw` maps
+/// PASCAL 6, REGISTER 7, MS_CDECL 8, LAST 9; on aarch64 outside Windows and Apple FIRST 0,
+/// SYSV 1, WIN64 2 (declared, but refused: no Windows Arm64 convention here), LAST 3; on
+/// 32-bit Arm FIRST 0, SYSV 1 (the base standard), VFP 2 (the default), LAST 3.
+/// `closure_ffi::dynamic::Abi::from_raw` maps
 /// them (per target) to the dynamic layer's conventions.
 pub type FfiAbi = c_uint;
 #[cfg(target_arch = "x86_64")]
@@ -40,12 +43,21 @@ pub const FFI_REGISTER: FfiAbi = 7;
 pub const FFI_MS_CDECL: FfiAbi = 8;
 #[cfg(target_arch = "x86")]
 pub const FFI_DEFAULT_ABI: FfiAbi = FFI_SYSV;
+#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
+pub const FFI_SYSV: FfiAbi = 1;
+/// 32-bit Arm: the AAPCS VFP variant (the hard-float default of gnueabihf).
+#[cfg(target_arch = "arm")]
+pub const FFI_VFP: FfiAbi = 2;
+#[cfg(target_arch = "arm")]
+pub const FFI_DEFAULT_ABI: FfiAbi = FFI_VFP;
+#[cfg(target_arch = "aarch64")]
+pub const FFI_DEFAULT_ABI: FfiAbi = FFI_SYSV;
 
 /// `ffi_arg`: the unit integral return values are widened to, and one raw slot
-/// (`FFI_SIZEOF_ARG`: 8 bytes on x86_64, 4 on i386).
-#[cfg(target_arch = "x86_64")]
+/// (`FFI_SIZEOF_ARG`: 8 bytes on x86_64 and aarch64, 4 on i386).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub type FfiArg = u64;
-#[cfg(target_arch = "x86")]
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
 pub type FfiArg = u32;
 
 /// Type codes (`ffi_type.type`).
@@ -89,26 +101,40 @@ pub struct FfiCif {
     pub rtype: *mut FfiType,
     pub bytes: c_uint,
     pub flags: c_uint,
+    /// 32-bit Arm: libffi's `FFI_EXTRA_CIF_FIELDS` (`vfp_used`, `vfp_reg_free`,
+    /// `vfp_nargs`, `vfp_args[16]`), which this library leaves zero.
+    #[cfg(target_arch = "arm")]
+    pub arm_extra: [u32; 6],
 }
 
 /// A closure callback: `fun(cif, ret, args, user_data)`.
 pub type ClosureFun = unsafe extern "C" fn(*mut FfiCif, *mut c_void, *mut *mut c_void, *mut c_void);
 
-/// libffi's `FFI_TRAMPOLINE_SIZE`: 32 on x86_64, 16 on i386. The dynamic layer's closure
-/// trampoline (written into `tramp`) has the same size on each.
+/// libffi's `FFI_TRAMPOLINE_SIZE`: 32 on x86_64, 16 on i386, 24 on aarch64. On x86 the
+/// dynamic layer's closure trampoline (written into `tramp`) has the same size; on aarch64
+/// it needs 32 bytes, so `tramp` holds a 16-byte jump to it (closure.rs).
 #[cfg(target_arch = "x86_64")]
 pub const TRAMPOLINE_SIZE: usize = 32;
 #[cfg(target_arch = "x86")]
 pub const TRAMPOLINE_SIZE: usize = 16;
+#[cfg(target_arch = "aarch64")]
+pub const TRAMPOLINE_SIZE: usize = 24;
+/// 32-bit Arm: 12 (the dynamic layer's trampoline is 16 bytes; `tramp` holds an 8-byte jump).
+#[cfg(target_arch = "arm")]
+pub const TRAMPOLINE_SIZE: usize = 12;
 
-/// `FFI_NATIVE_RAW_API`: 0 on x86_64 (a raw closure carries `translate_args` and
+/// `FFI_NATIVE_RAW_API`: 0 on x86_64 and aarch64 (a raw closure carries `translate_args` and
 /// `this_closure`), 1 on i386 (it does not, and the Java raw call and closures are absent).
 pub const NATIVE_RAW_API: bool = cfg!(target_arch = "x86");
 
 /// `ffi_closure`. C declares it `aligned(8)` on a typedef, which raises the alignment but
-/// does not pad the size: 56 bytes on x86_64, 28 on i386 (where Rust cannot express
-/// "size 28, alignment 8", so the struct is 4-aligned; the library never needs more).
-#[cfg_attr(target_arch = "x86_64", repr(C, align(8)))]
+/// does not pad the size: 56 bytes on x86_64, 48 on aarch64, 28 on i386 (where Rust cannot
+/// express "size 28, alignment 8", so the struct is 4-aligned; the library never needs
+/// more).
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    repr(C, align(8))
+)]
 #[cfg_attr(target_arch = "x86", repr(C))]
 pub struct FfiClosure {
     pub tramp: [u8; TRAMPOLINE_SIZE],
@@ -117,24 +143,28 @@ pub struct FfiClosure {
     pub user_data: *mut c_void,
 }
 
-/// One `ffi_raw` (also `ffi_java_raw`): a union of one `ffi_arg` (8 bytes on x86_64, 4 on
-/// i386).
+/// One `ffi_raw` (also `ffi_java_raw`): a union of one `ffi_arg` (8 bytes on x86_64 and
+/// aarch64, 4 on i386).
 pub type FfiRaw = FfiArg;
 
 /// A raw closure callback: `fun(cif, ret, raw_args, user_data)`.
 pub type RawFun = unsafe extern "C" fn(*mut FfiCif, *mut c_void, *mut FfiRaw, *mut c_void);
 
-/// `ffi_raw_closure` and `ffi_java_raw_closure`: on x86_64 shaped so that `translate_args`
-/// and `this_closure` sit where an `ffi_closure` has `fun` and `user_data`; on i386
+/// `ffi_raw_closure` and `ffi_java_raw_closure`: on x86_64, aarch64 and 32-bit Arm shaped
+/// so that `translate_args` and `this_closure` sit where an `ffi_closure` has `fun` and
+/// `user_data`; on i386
 /// (`FFI_NATIVE_RAW_API`) without those two, so `fun` and `user_data` sit there instead.
-#[cfg_attr(target_arch = "x86_64", repr(C, align(8)))]
+#[cfg_attr(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    repr(C, align(8))
+)]
 #[cfg_attr(target_arch = "x86", repr(C))]
 pub struct FfiRawClosure {
     pub tramp: [u8; TRAMPOLINE_SIZE],
     pub cif: *mut FfiCif,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(not(target_arch = "x86"))]
     pub translate_args: Option<ClosureFun>,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(not(target_arch = "x86"))]
     pub this_closure: *mut c_void,
     pub fun: Option<RawFun>,
     pub user_data: *mut c_void,
@@ -160,6 +190,39 @@ const _: () = {
     assert!(offset_of!(FfiRawClosure, translate_args) == offset_of!(FfiClosure, fun));
     assert!(offset_of!(FfiRawClosure, this_closure) == offset_of!(FfiClosure, user_data));
     assert!(size_of::<FfiGoClosure>() == 24);
+};
+
+// The aarch64 layouts (ffi.h): as x86_64's, with a 24-byte trampoline.
+#[cfg(target_arch = "aarch64")]
+const _: () = {
+    assert!(size_of::<FfiType>() == 24);
+    assert!(size_of::<FfiCif>() == 32);
+    assert!(size_of::<FfiClosure>() == 48);
+    assert!(offset_of!(FfiClosure, cif) == 24);
+    assert!(offset_of!(FfiClosure, fun) == 32);
+    assert!(offset_of!(FfiClosure, user_data) == 40);
+    assert!(size_of::<FfiRawClosure>() == 64);
+    assert!(offset_of!(FfiRawClosure, translate_args) == offset_of!(FfiClosure, fun));
+    assert!(offset_of!(FfiRawClosure, this_closure) == offset_of!(FfiClosure, user_data));
+    assert!(size_of::<FfiGoClosure>() == 24);
+    assert!(size_of::<FfiRaw>() == 8);
+};
+
+// The 32-bit Arm layouts (ffi.h): 4-byte pointers, the cif's VFP fields, a 12-byte
+// trampoline, closures aligned to 8 (and so padded: `aligned(8)` on the struct there).
+#[cfg(target_arch = "arm")]
+const _: () = {
+    assert!(size_of::<FfiType>() == 12);
+    assert!(size_of::<FfiCif>() == 48);
+    assert!(size_of::<FfiClosure>() == 24);
+    assert!(offset_of!(FfiClosure, cif) == 12);
+    assert!(offset_of!(FfiClosure, fun) == 16);
+    assert!(offset_of!(FfiClosure, user_data) == 20);
+    assert!(size_of::<FfiRawClosure>() == 32);
+    assert!(offset_of!(FfiRawClosure, translate_args) == offset_of!(FfiClosure, fun));
+    assert!(offset_of!(FfiRawClosure, this_closure) == offset_of!(FfiClosure, user_data));
+    assert!(size_of::<FfiGoClosure>() == 12);
+    assert!(size_of::<FfiRaw>() == 4);
 };
 
 // The i386 layouts (ffi.h): 4-byte pointers and size_t.
@@ -231,12 +294,24 @@ macro_rules! type_objects {
 
 /// Alignment of 64-bit integers and `double` (in aggregates): 8 on x86_64, 4 on i386.
 const ALIGN_64: u16 = core::mem::align_of::<u64>() as u16;
-/// Size and alignment of `long double` (the x87 format): 16/16 on x86_64, 12/4 on i386.
-#[cfg(target_arch = "x86_64")]
+/// Size and alignment of `long double`: the x87 format in 16/16 on x86_64 and 12/4 on
+/// i386; IEEE binary128 in 16/16 on aarch64.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub const LONG_DOUBLE: (usize, u16) = (16, 16);
 #[cfg(target_arch = "x86")]
 pub const LONG_DOUBLE: (usize, u16) = (12, 4);
+/// 32-bit Arm: `long double` is `double`.
+#[cfg(target_arch = "arm")]
+pub const LONG_DOUBLE: (usize, u16) = (8, 8);
 const PTR: usize = size_of::<*const c_void>();
+/// The type code of the exported `ffi_type_longdouble`: `FFI_TYPE_LONGDOUBLE`, which libffi's
+/// 32-bit Arm build (no distinct `long double`) defines as `FFI_TYPE_DOUBLE`; there its
+/// header also names `ffi_type_longdouble` `ffi_type_double`, and the object stays exported.
+const LONG_DOUBLE_CODE: u16 = if cfg!(target_arch = "arm") {
+    code::DOUBLE
+} else {
+    code::LONGDOUBLE
+};
 
 type_objects! {
     ffi_type_void = 1, 1, code::VOID;
@@ -250,12 +325,12 @@ type_objects! {
     ffi_type_sint64 = 8, ALIGN_64, code::SINT64;
     ffi_type_float = 4, 4, code::FLOAT;
     ffi_type_double = 8, ALIGN_64, code::DOUBLE;
-    ffi_type_longdouble = LONG_DOUBLE.0, LONG_DOUBLE.1, code::LONGDOUBLE;
+    ffi_type_longdouble = LONG_DOUBLE.0, LONG_DOUBLE.1, LONG_DOUBLE_CODE;
     ffi_type_pointer = PTR, PTR as u16, code::POINTER;
 }
 
-// __int128 exists on x86_64 only (libffi's FFI_TARGET_HAS_INT128).
-#[cfg(target_arch = "x86_64")]
+// __int128 exists on the 64-bit targets only (libffi's FFI_TARGET_HAS_INT128).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 type_objects! {
     ffi_type_uint128 = 16, 16, code::UINT128;
     ffi_type_sint128 = 16, 16, code::SINT128;

@@ -12,28 +12,29 @@
 //! - go/: Go closures (the static entries and `ffi_call_go` shims per architecture);
 //! - ffi.rs: the C structures and the exported `ffi_type_*` objects.
 //!
-//! x86_64 and i386 (`i686-unknown-linux-gnu`) Linux build the API, each with libffi's
-//! constants, layouts and symbol set for that target (include/ffitarget.h); elsewhere the
-//! crate is empty (the other targets are future work).
+//! x86_64, i386 (`i686-unknown-linux-gnu`), aarch64 and 32-bit Arm (armv7 and thumbv7neon
+//! gnueabihf) Linux build the API, each with libffi's constants, layouts and symbol set for
+//! that target (include/ffitarget.h); elsewhere the crate is empty. build.rs decides which
+//! targets those are and sets `cfg(capi_target)` for them.
 
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 mod call;
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 mod closure;
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 pub mod ffi;
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 mod go;
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 mod prep;
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 mod raw;
 
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 pub use call::*;
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 pub use closure::*;
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 pub use go::*;
-#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+#[cfg(capi_target)]
 pub use raw::*;

@@ -176,7 +176,7 @@ fn scalar(code: u16) -> Option<(Layout, u16)> {
         code::UINT64 | code::SINT64 | code::DOUBLE => (8, ALIGN_64, code),
         code::POINTER => (PTR, PTR, code),
         code::LONGDOUBLE => (LONG_DOUBLE.0, usize::from(LONG_DOUBLE.1), code),
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         code::UINT128 | code::SINT128 => (16, 16, code),
         _ => return None,
     };

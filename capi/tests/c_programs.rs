@@ -11,7 +11,19 @@
 //! without it these tests fail rather than skip. On i686 the programs are compiled with
 //! `gcc -m32` (gcc-12-multilib) against the same header, which then describes i386, and
 //! the ones about x86_64-only features are not run (the `#[cfg]`s in `c_programs!` below).
-#![cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_os = "linux"))]
+//! On aarch64 (32-bit Arm) they are compiled with `aarch64-linux-gnu-gcc`
+//! (`arm-linux-gnueabihf-gcc`) and, when the test runs under qemu-user
+//! (`CLOSURE_FFI_TEST_RUNNER`, set by scripts/qemu-aarch64-run and qemu-arm-run), run
+//! through the same emulator, with the loader's variables given to the guest only (`-E`/`-U`).
+#![cfg(all(
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    ),
+    target_os = "linux"
+))]
 
 use std::fs;
 use std::io::ErrorKind;
@@ -44,13 +56,19 @@ c_programs!(
     // The i386 calling conventions (stdcall, fastcall, thiscall, ms_cdecl, register).
     #[cfg(target_arch = "x86")]
     i386_abis,
-    // __int128 exists on x86_64 only (no FFI_TARGET_HAS_INT128 on i386).
-    #[cfg(target_arch = "x86_64")]
+    // __int128 exists on the 64-bit targets only (no FFI_TARGET_HAS_INT128 on i386 and
+    // 32-bit Arm).
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     int128,
     java_raw,
     layout,
+    // About a long double wider than double; on 32-bit Arm it is double.
+    #[cfg(not(target_arch = "arm"))]
     longdouble,
     misuse,
+    // Input validation that does not depend on the target (the walk limits it checks take
+    // ~90 s under qemu-user per target), so it runs on the native targets only.
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
     misuse_strict,
     preset_layout,
     raw,
@@ -90,10 +108,36 @@ fn every_c_program_has_a_test() {
 }
 
 /// gcc's flags for the target the tests were built for.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const GCC_TARGET_FLAGS: &[&str] = &[];
 #[cfg(target_arch = "x86")]
 const GCC_TARGET_FLAGS: &[&str] = &["-m32"];
+#[cfg(target_arch = "arm")]
+const GCC_TARGET_FLAGS: &[&str] = &[];
+
+/// The emulator the test runs under (`CLOSURE_FFI_TEST_RUNNER`, e.g. `qemu-aarch64`), split
+/// into words; empty when the test runs natively.
+fn runner() -> Vec<String> {
+    std::env::var("CLOSURE_FFI_TEST_RUNNER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The C compiler for the target: gcc natively, the cross gcc under an emulator (the
+/// compiler is a host program, which the emulated test can start).
+fn compiler() -> &'static str {
+    if runner().is_empty() {
+        "gcc"
+    } else if cfg!(target_arch = "aarch64") {
+        "aarch64-linux-gnu-gcc"
+    } else if cfg!(target_arch = "arm") {
+        "arm-linux-gnueabihf-gcc"
+    } else {
+        "gcc"
+    }
+}
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -157,18 +201,42 @@ fn describe(output: &Output) -> String {
     )
 }
 
-/// A command for the compiled program with no loader overrides from the environment (an
-/// inherited LD_PRELOAD or LD_LIBRARY_PATH could bring in another libffi).
-fn program_command(prog: &Path) -> Command {
-    let mut cmd = Command::new(prog);
-    for var in [
-        "LD_PRELOAD",
-        "LD_LIBRARY_PATH",
-        "LD_DEBUG",
-        "LD_DEBUG_OUTPUT",
-        "LD_BIND_NOW",
-    ] {
-        cmd.env_remove(var);
+/// The loader variables a program must not inherit (an inherited LD_PRELOAD or
+/// LD_LIBRARY_PATH could bring in another libffi).
+const LOADER_VARS: [&str; 5] = [
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_DEBUG",
+    "LD_DEBUG_OUTPUT",
+    "LD_BIND_NOW",
+];
+
+/// A command for the compiled program with no loader overrides from the environment and
+/// with `loader_env` set for the program's loader. Under an emulator the variables go to
+/// the guest only (qemu's `-U` and `-E`): the host emulator's own loader would otherwise log
+/// its bindings (to host libraries, possibly the system libffi) into the same files.
+fn program_command(prog: &Path, loader_env: &[(&str, &Path)]) -> Command {
+    let runner = runner();
+    let mut cmd;
+    if let Some((emulator, args)) = runner.split_first() {
+        cmd = Command::new(emulator);
+        cmd.args(args);
+        for var in LOADER_VARS {
+            cmd.env_remove(var);
+            if !loader_env.iter().any(|(set, _)| *set == var) {
+                cmd.arg("-U").arg(var);
+            }
+        }
+        for (var, value) in loader_env {
+            cmd.arg("-E").arg(format!("{var}={}", value.display()));
+        }
+        cmd.arg(prog);
+    } else {
+        cmd = Command::new(prog);
+        for var in LOADER_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.envs(loader_env.iter().copied());
     }
     cmd
 }
@@ -189,7 +257,7 @@ fn run_program(name: &str) {
     let prog = tmp.0.join(name);
 
     // Compile and link against the copy.
-    let compile = Command::new("gcc")
+    let compile = Command::new(compiler())
         .args(GCC_TARGET_FLAGS)
         .args(["-std=gnu11", "-O1", "-Wall", "-pthread", "-I"])
         .arg(&include)
@@ -204,10 +272,11 @@ fn run_program(name: &str) {
     let compile = match compile {
         Ok(output) => output,
         Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-            "gcc not found: the C program tests compile tests/c/{name}.c with gcc \
-             (Debian package gcc); install it"
+            "{} not found: the C program tests compile tests/c/{name}.c with it \
+             (Debian package gcc, or gcc-aarch64-linux-gnu for aarch64); install it",
+            compiler()
         ),
-        Err(e) => panic!("cannot run gcc: {e}"),
+        Err(e) => panic!("cannot run {}: {e}", compiler()),
     };
     assert!(
         compile.status.success(),
@@ -216,7 +285,7 @@ fn run_program(name: &str) {
     );
 
     // Run it.
-    let run = program_command(&prog)
+    let run = program_command(&prog, &[])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", prog.display()));
     assert!(
@@ -228,12 +297,16 @@ fn run_program(name: &str) {
 
     // Run it again, recording the loader's symbol bindings (all resolved at start-up).
     let log = tmp.0.join("ld-debug");
-    let traced = program_command(&prog)
-        .env("LD_DEBUG", "bindings")
-        .env("LD_DEBUG_OUTPUT", &log)
-        .env("LD_BIND_NOW", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", prog.display()));
+    let traced = program_command(
+        &prog,
+        &[
+            ("LD_DEBUG", Path::new("bindings")),
+            ("LD_DEBUG_OUTPUT", &log),
+            ("LD_BIND_NOW", Path::new("1")),
+        ],
+    )
+    .output()
+    .unwrap_or_else(|e| panic!("cannot run {}: {e}", prog.display()));
     assert!(
         traced.status.success(),
         "tests/c/{name}.c failed under LD_DEBUG=bindings\n{}",

@@ -1,20 +1,20 @@
 //! Go closures: `ffi_prep_go_closure` and `ffi_call_go`.
 //!
 //! A Go closure needs no executable memory of its own: `tramp` is a static entry, and the
-//! caller passes the closure in the static-chain register (x86_64: r10; i386: ecx, or eax
-//! for THISCALL and FASTCALL, whose ecx holds an argument). The entry asks [`enter`] for
-//! the signature's shared dynamic-layer closure (one per signature, made on first use)
-//! after noting the Go closure in a thread-local; that closure's callback takes it back and
-//! calls `fun(cif, ret, args, go_closure)`. No other closure entry can run on the thread
-//! between the two steps.
+//! caller passes the closure in the static-chain register (x86_64: r10; aarch64: x18; arm:
+//! ip; i386: ecx, or eax for THISCALL and FASTCALL, whose ecx holds an argument). The entry asks
+//! [`enter`] for the signature's shared dynamic-layer closure (one per signature, made on
+//! first use) after noting the Go closure in a thread-local; that closure's callback takes
+//! it back and calls `fun(cif, ret, args, go_closure)`. No other closure entry can run on
+//! the thread between the two steps.
 //!
 //! `ffi_call_go` calls through a static shim that loads the static chain (and the target)
 //! from a thread-local set just before the call, so every call path of the dynamic layer
 //! works unchanged.
 //!
-//! The entries and shims are assembly, one file per architecture (x86_64.rs, i386.rs),
-//! each providing `entry(abi)` (the `tramp` for a cif's ABI, `None` where the ABI has no
-//! static chain) and `call_shim(abi)`.
+//! The entries and shims are assembly, one file per architecture (x86_64.rs, i386.rs,
+//! aarch64.rs, arm.rs), each providing `entry(abi)` (the `tramp` for a cif's ABI, `None` where the
+//! ABI has no static chain) and `call_shim(abi)`.
 
 use core::cell::Cell;
 use core::ffi::c_void;
@@ -33,6 +33,12 @@ use crate::prep;
 mod arch;
 #[cfg(target_arch = "x86_64")]
 #[path = "x86_64.rs"]
+mod arch;
+#[cfg(target_arch = "aarch64")]
+#[path = "aarch64.rs"]
+mod arch;
+#[cfg(target_arch = "arm")]
+#[path = "arm.rs"]
 mod arch;
 
 thread_local! {
@@ -139,9 +145,9 @@ pub unsafe extern "C" fn ffi_prep_go_closure(
     FFI_OK
 }
 
-/// `ffi_call` with `closure` in the static-chain register (x86_64: r10; i386: ecx, or eax
-/// for THISCALL and FASTCALL; i386 `FFI_REGISTER` has no static chain and gets a plain
-/// call).
+/// `ffi_call` with `closure` in the static-chain register (x86_64: r10; aarch64: x18; arm:
+/// ip; i386: ecx, or eax for THISCALL and FASTCALL; i386 `FFI_REGISTER` has no static chain
+/// and gets a plain call).
 ///
 /// # Safety
 /// As `ffi_call`.

@@ -45,10 +45,14 @@ int main(void) {
     CHECK(w[i] != NULL && code[i] != NULL);
     if (w[i] == NULL || code[i] == NULL)
       return finish("closure_alias");
+#if !defined(__arm__)
+    /* 32-bit Arm: closure-ffi's JIT memory is one read-write-execute mapping by default
+     * (src/jit/pool.rs, DUAL_MAPPING_BY_DEFAULT), so there the addresses are equal. */
     if ((void *)w[i] == code[i]) {
       fprintf(stderr, "closure %d: writable and code address are both %p\n", i, code[i]);
       failures++;
     }
+#endif
     CHECK(ffi_prep_closure_loc(w[i], &cif, cb_add, &k[i], code[i]) == FFI_OK);
     CHECK(w[i]->cif == &cif && w[i]->fun == cb_add && w[i]->user_data == &k[i]);
   }

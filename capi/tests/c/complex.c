@@ -62,9 +62,12 @@ static void cb_ld(ffi_cif *cif, void *ret, void **args, void *ud) {
 
 static void test_types(void) {
   CHECK(ffi_type_complex_float.size == 8 && ffi_type_complex_float.alignment == 4);
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
   CHECK(ffi_type_complex_double.size == 16 && ffi_type_complex_double.alignment == 8);
   CHECK(ffi_type_complex_longdouble.size == 32 && ffi_type_complex_longdouble.alignment == 16);
+#elif defined(__arm__) /* long double is double: complex_longdouble is complex_double */
+  CHECK(ffi_type_complex_double.size == 16 && ffi_type_complex_double.alignment == 8);
+  CHECK(&ffi_type_complex_longdouble == &ffi_type_complex_double);
 #else /* i386: double and long double are 4-aligned in aggregates, long double 12 bytes */
   CHECK(ffi_type_complex_double.size == 16 && ffi_type_complex_double.alignment == 4);
   CHECK(ffi_type_complex_longdouble.size == 24 && ffi_type_complex_longdouble.alignment == 4);

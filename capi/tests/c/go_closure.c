@@ -1,16 +1,17 @@
 /* go_closure.c: ffi_prep_go_closure and ffi_call_go.
  *
  * A Go closure needs no executable memory: gc.tramp is a static entry point of the
- * library, and the caller passes the closure in r10 (the static-chain register); the
- * callback gets the closure itself as its user_data.
+ * library, and the caller passes the closure in the static-chain register (r10 on x86_64,
+ * x18 on aarch64, ecx on i386); the callback gets the closure itself as its user_data.
  *
  * Checks:
  *   - ffi_prep_go_closure returns FFI_OK and fills tramp (non-NULL), cif and fun;
  *   - ffi_call_go(cif, FFI_FN(gc.tramp), rvalue, avalue, &gc) runs fun with
  *     user_data == &gc and the arguments, for integer, double, mixed and struct
  *     signatures (including a memory-class struct return), with narrow returns widened;
- *   - gcc's __builtin_call_with_static_chain calls gc.tramp directly from C with r10 = &gc;
- *   - ffi_call_go to an ordinary C function behaves like ffi_call (r10 is ignored).
+ *   - gcc's __builtin_call_with_static_chain calls gc.tramp directly from C with the
+ *     static chain = &gc;
+ *   - ffi_call_go to an ordinary C function behaves like ffi_call (the chain is ignored).
  *
  * Works with libffi >= 3.4. */
 
@@ -88,7 +89,7 @@ static void test_long(void) {
   CHECK_INT(r, 6 * -7 + 1000);
 
 #if defined(__GNUC__) && !defined(__clang__)
-  /* Directly from C: gcc loads the static chain (r10) for us. */
+  /* Directly from C: gcc loads the static chain (r10, x18, ecx) for us. */
   long (*fn)(long, int) = (long (*)(long, int))c.gc.tramp;
   c.bias = 5;
   long r2 = __builtin_call_with_static_chain(fn(3, 4), &c.gc);

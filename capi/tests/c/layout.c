@@ -24,7 +24,11 @@ _Static_assert(FFI_TYPE_VOID == 0, "FFI_TYPE_VOID");
 _Static_assert(FFI_TYPE_INT == 1, "FFI_TYPE_INT");
 _Static_assert(FFI_TYPE_FLOAT == 2, "FFI_TYPE_FLOAT");
 _Static_assert(FFI_TYPE_DOUBLE == 3, "FFI_TYPE_DOUBLE");
-_Static_assert(FFI_TYPE_LONGDOUBLE == 4, "FFI_TYPE_LONGDOUBLE is distinct on x86_64");
+#if defined(__arm__)
+_Static_assert(FFI_TYPE_LONGDOUBLE == FFI_TYPE_DOUBLE, "long double is double on 32-bit Arm");
+#else
+_Static_assert(FFI_TYPE_LONGDOUBLE == 4, "FFI_TYPE_LONGDOUBLE is distinct");
+#endif
 _Static_assert(FFI_TYPE_UINT8 == 5, "FFI_TYPE_UINT8");
 _Static_assert(FFI_TYPE_SINT8 == 6, "FFI_TYPE_SINT8");
 _Static_assert(FFI_TYPE_UINT16 == 7, "FFI_TYPE_UINT16");
@@ -58,6 +62,42 @@ _Static_assert(FFI_TRAMPOLINE_SIZE == 32, "FFI_TRAMPOLINE_SIZE");
 _Static_assert(FFI_CLOSURES == 1, "FFI_CLOSURES");
 _Static_assert(FFI_GO_CLOSURES == 1, "FFI_GO_CLOSURES");
 _Static_assert(FFI_NATIVE_RAW_API == 0, "FFI_NATIVE_RAW_API");
+#elif defined(__aarch64__)
+_Static_assert(FFI_FIRST_ABI == 0, "FFI_FIRST_ABI");
+_Static_assert(FFI_SYSV == 1, "FFI_SYSV");
+_Static_assert(FFI_WIN64 == 2, "FFI_WIN64");
+_Static_assert(FFI_LAST_ABI == 3, "FFI_LAST_ABI");
+_Static_assert(FFI_DEFAULT_ABI == FFI_SYSV, "FFI_DEFAULT_ABI");
+
+_Static_assert(FFI_SIZEOF_ARG == 8, "FFI_SIZEOF_ARG");
+_Static_assert(FFI_SIZEOF_JAVA_RAW == 8, "FFI_SIZEOF_JAVA_RAW");
+_Static_assert(FFI_TRAMPOLINE_SIZE == 24, "FFI_TRAMPOLINE_SIZE");
+_Static_assert(FFI_CLOSURES == 1, "FFI_CLOSURES");
+_Static_assert(FFI_GO_CLOSURES == 1, "FFI_GO_CLOSURES");
+_Static_assert(FFI_NATIVE_RAW_API == 0, "FFI_NATIVE_RAW_API");
+#ifndef FFI_TARGET_HAS_INT128
+#error "FFI_TARGET_HAS_INT128 must be defined on aarch64"
+#endif
+#elif defined(__arm__)
+_Static_assert(FFI_FIRST_ABI == 0, "FFI_FIRST_ABI");
+_Static_assert(FFI_SYSV == 1, "FFI_SYSV");
+_Static_assert(FFI_VFP == 2, "FFI_VFP");
+_Static_assert(FFI_LAST_ABI == 3, "FFI_LAST_ABI");
+#ifdef __ARM_PCS_VFP
+_Static_assert(FFI_DEFAULT_ABI == FFI_VFP, "FFI_DEFAULT_ABI");
+#else
+_Static_assert(FFI_DEFAULT_ABI == FFI_SYSV, "FFI_DEFAULT_ABI");
+#endif
+
+_Static_assert(FFI_SIZEOF_ARG == 4, "FFI_SIZEOF_ARG");
+_Static_assert(FFI_SIZEOF_JAVA_RAW == 4, "FFI_SIZEOF_JAVA_RAW");
+_Static_assert(FFI_TRAMPOLINE_SIZE == 12, "FFI_TRAMPOLINE_SIZE");
+_Static_assert(FFI_CLOSURES == 1, "FFI_CLOSURES");
+_Static_assert(FFI_GO_CLOSURES == 1, "FFI_GO_CLOSURES");
+_Static_assert(FFI_NATIVE_RAW_API == 0, "FFI_NATIVE_RAW_API");
+#ifdef FFI_TARGET_HAS_INT128
+#error "FFI_TARGET_HAS_INT128 must not be defined on 32-bit Arm"
+#endif
 #else /* i386 */
 _Static_assert(FFI_FIRST_ABI == 0, "FFI_FIRST_ABI");
 _Static_assert(FFI_SYSV == 1, "FFI_SYSV");
@@ -81,7 +121,7 @@ _Static_assert(FFI_NATIVE_RAW_API == 1, "FFI_NATIVE_RAW_API");
 #endif
 #endif
 #ifndef FFI_TARGET_HAS_COMPLEX_TYPE
-#error "FFI_TARGET_HAS_COMPLEX_TYPE must be defined on x86_64 and i386"
+#error "FFI_TARGET_HAS_COMPLEX_TYPE must be defined on every supported target"
 #endif
 #ifndef LIBFFI_H
 #error "ffi.h must define its include guard LIBFFI_H"
@@ -96,7 +136,8 @@ _Static_assert(FFI_LONG_LONG_MAX == LLONG_MAX, "FFI_LONG_LONG_MAX");
 
 _Static_assert(sizeof(ffi_abi) == 4, "ffi_abi is an int-sized enum");
 _Static_assert(sizeof(ffi_status) == 4, "ffi_status is an int-sized enum");
-#if defined(__x86_64__)
+/* x86_64 and aarch64 (LP64): the closures differ only in FFI_TRAMPOLINE_SIZE (32, 24). */
+#if defined(__x86_64__) || defined(__aarch64__)
 _Static_assert(sizeof(ffi_arg) == 8 && (ffi_arg)-1 > 0, "ffi_arg is unsigned 64-bit");
 _Static_assert(sizeof(ffi_sarg) == 8 && (ffi_sarg)-1 < 0, "ffi_sarg is signed 64-bit");
 
@@ -116,28 +157,28 @@ _Static_assert(offsetof(ffi_cif, rtype) == 16, "ffi_cif.rtype");
 _Static_assert(offsetof(ffi_cif, bytes) == 24, "ffi_cif.bytes");
 _Static_assert(offsetof(ffi_cif, flags) == 28, "ffi_cif.flags");
 
-_Static_assert(sizeof(ffi_closure) == 56 && _Alignof(ffi_closure) == 8, "ffi_closure size");
+_Static_assert(sizeof(ffi_closure) == FFI_TRAMPOLINE_SIZE + 24 && _Alignof(ffi_closure) == 8, "ffi_closure size");
 _Static_assert(offsetof(ffi_closure, tramp) == 0, "ffi_closure.tramp");
 _Static_assert(offsetof(ffi_closure, ftramp) == 0, "ffi_closure.ftramp");
 _Static_assert(sizeof(((ffi_closure *)0)->tramp) == FFI_TRAMPOLINE_SIZE, "tramp size");
-_Static_assert(offsetof(ffi_closure, cif) == 32, "ffi_closure.cif");
-_Static_assert(offsetof(ffi_closure, fun) == 40, "ffi_closure.fun");
-_Static_assert(offsetof(ffi_closure, user_data) == 48, "ffi_closure.user_data");
+_Static_assert(offsetof(ffi_closure, cif) == FFI_TRAMPOLINE_SIZE, "ffi_closure.cif");
+_Static_assert(offsetof(ffi_closure, fun) == FFI_TRAMPOLINE_SIZE + 8, "ffi_closure.fun");
+_Static_assert(offsetof(ffi_closure, user_data) == FFI_TRAMPOLINE_SIZE + 16, "ffi_closure.user_data");
 
-_Static_assert(sizeof(ffi_raw_closure) == 72, "ffi_raw_closure size");
+_Static_assert(sizeof(ffi_raw_closure) == FFI_TRAMPOLINE_SIZE + 40, "ffi_raw_closure size");
 _Static_assert(offsetof(ffi_raw_closure, tramp) == 0, "ffi_raw_closure.tramp");
-_Static_assert(offsetof(ffi_raw_closure, cif) == 32, "ffi_raw_closure.cif");
-_Static_assert(offsetof(ffi_raw_closure, translate_args) == 40, "translate_args");
-_Static_assert(offsetof(ffi_raw_closure, this_closure) == 48, "this_closure");
-_Static_assert(offsetof(ffi_raw_closure, fun) == 56, "ffi_raw_closure.fun");
-_Static_assert(offsetof(ffi_raw_closure, user_data) == 64, "ffi_raw_closure.user_data");
+_Static_assert(offsetof(ffi_raw_closure, cif) == FFI_TRAMPOLINE_SIZE, "ffi_raw_closure.cif");
+_Static_assert(offsetof(ffi_raw_closure, translate_args) == FFI_TRAMPOLINE_SIZE + 8, "translate_args");
+_Static_assert(offsetof(ffi_raw_closure, this_closure) == FFI_TRAMPOLINE_SIZE + 16, "this_closure");
+_Static_assert(offsetof(ffi_raw_closure, fun) == FFI_TRAMPOLINE_SIZE + 24, "ffi_raw_closure.fun");
+_Static_assert(offsetof(ffi_raw_closure, user_data) == FFI_TRAMPOLINE_SIZE + 32, "ffi_raw_closure.user_data");
 
-_Static_assert(sizeof(ffi_java_raw_closure) == 72, "ffi_java_raw_closure size");
-_Static_assert(offsetof(ffi_java_raw_closure, cif) == 32, "java cif");
-_Static_assert(offsetof(ffi_java_raw_closure, translate_args) == 40, "java translate_args");
-_Static_assert(offsetof(ffi_java_raw_closure, this_closure) == 48, "java this_closure");
-_Static_assert(offsetof(ffi_java_raw_closure, fun) == 56, "java fun");
-_Static_assert(offsetof(ffi_java_raw_closure, user_data) == 64, "java user_data");
+_Static_assert(sizeof(ffi_java_raw_closure) == FFI_TRAMPOLINE_SIZE + 40, "ffi_java_raw_closure size");
+_Static_assert(offsetof(ffi_java_raw_closure, cif) == FFI_TRAMPOLINE_SIZE, "java cif");
+_Static_assert(offsetof(ffi_java_raw_closure, translate_args) == FFI_TRAMPOLINE_SIZE + 8, "java translate_args");
+_Static_assert(offsetof(ffi_java_raw_closure, this_closure) == FFI_TRAMPOLINE_SIZE + 16, "java this_closure");
+_Static_assert(offsetof(ffi_java_raw_closure, fun) == FFI_TRAMPOLINE_SIZE + 24, "java fun");
+_Static_assert(offsetof(ffi_java_raw_closure, user_data) == FFI_TRAMPOLINE_SIZE + 32, "java user_data");
 
 _Static_assert(sizeof(ffi_go_closure) == 24, "ffi_go_closure size");
 _Static_assert(offsetof(ffi_go_closure, tramp) == 0, "ffi_go_closure.tramp");
@@ -147,6 +188,37 @@ _Static_assert(offsetof(ffi_go_closure, fun) == 16, "ffi_go_closure.fun");
 _Static_assert(sizeof(ffi_raw) == 8, "ffi_raw is one 8-byte slot");
 _Static_assert(sizeof(ffi_java_raw) == 8, "ffi_java_raw is one 8-byte slot");
 _Static_assert(sizeof(((ffi_raw *)0)->data) == FFI_SIZEOF_ARG, "ffi_raw.data");
+
+#elif defined(__arm__)
+_Static_assert(sizeof(ffi_arg) == 4 && (ffi_arg)-1 > 0, "ffi_arg is unsigned 32-bit");
+_Static_assert(sizeof(ffi_sarg) == 4 && (ffi_sarg)-1 < 0, "ffi_sarg is signed 32-bit");
+_Static_assert(sizeof(ffi_type) == 12 && _Alignof(ffi_type) == 4, "ffi_type size");
+
+/* libffi's FFI_EXTRA_CIF_FIELDS for Arm follow flags. */
+_Static_assert(sizeof(ffi_cif) == 48 && _Alignof(ffi_cif) == 4, "ffi_cif size");
+_Static_assert(offsetof(ffi_cif, rtype) == 12, "ffi_cif.rtype");
+_Static_assert(offsetof(ffi_cif, flags) == 20, "ffi_cif.flags");
+_Static_assert(offsetof(ffi_cif, vfp_used) == 24, "ffi_cif.vfp_used");
+_Static_assert(offsetof(ffi_cif, vfp_args) == 32, "ffi_cif.vfp_args");
+
+/* 12 + 3 pointers = 24, aligned 8. */
+_Static_assert(sizeof(ffi_closure) == 24 && _Alignof(ffi_closure) == 8, "ffi_closure size");
+_Static_assert(sizeof(((ffi_closure *)0)->tramp) == FFI_TRAMPOLINE_SIZE, "tramp size");
+_Static_assert(offsetof(ffi_closure, cif) == 12, "ffi_closure.cif");
+_Static_assert(offsetof(ffi_closure, fun) == 16, "ffi_closure.fun");
+_Static_assert(offsetof(ffi_closure, user_data) == 20, "ffi_closure.user_data");
+
+_Static_assert(sizeof(ffi_raw_closure) == 32, "ffi_raw_closure size");
+_Static_assert(offsetof(ffi_raw_closure, cif) == 12, "ffi_raw_closure.cif");
+_Static_assert(offsetof(ffi_raw_closure, translate_args) == 16, "translate_args");
+_Static_assert(offsetof(ffi_raw_closure, this_closure) == 20, "this_closure");
+_Static_assert(offsetof(ffi_raw_closure, fun) == 24, "ffi_raw_closure.fun");
+_Static_assert(offsetof(ffi_raw_closure, user_data) == 28, "ffi_raw_closure.user_data");
+_Static_assert(sizeof(ffi_java_raw_closure) == 32, "ffi_java_raw_closure size");
+
+_Static_assert(sizeof(ffi_go_closure) == 12, "ffi_go_closure size");
+_Static_assert(sizeof(ffi_raw) == 4, "ffi_raw is one 4-byte slot");
+_Static_assert(sizeof(ffi_java_raw) == 4, "ffi_java_raw is one 4-byte slot");
 
 #else /* i386 */
 _Static_assert(sizeof(ffi_arg) == 4 && (ffi_arg)-1 > 0, "ffi_arg is unsigned 32-bit");
@@ -208,7 +280,7 @@ static void check_aliases(void) {
   CHECK(&ffi_type_sshort == &ffi_type_sint16);
   CHECK(&ffi_type_uint == &ffi_type_uint32);
   CHECK(&ffi_type_sint == &ffi_type_sint32);
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
   CHECK(&ffi_type_ulong == &ffi_type_uint64);
   CHECK(&ffi_type_slong == &ffi_type_sint64);
 #else /* long is 32 bits on i386 */
@@ -253,7 +325,7 @@ int main(void) {
   check_scalar("sint32", &ffi_type_sint32, 4, 4, FFI_TYPE_SINT32);
   check_scalar("float", &ffi_type_float, 4, 4, FFI_TYPE_FLOAT);
   check_complex("complex_float", &ffi_type_complex_float, 8, 4, &ffi_type_float);
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
   check_scalar("uint64", &ffi_type_uint64, 8, 8, FFI_TYPE_UINT64);
   check_scalar("sint64", &ffi_type_sint64, 8, 8, FFI_TYPE_SINT64);
   check_scalar("double", &ffi_type_double, 8, 8, FFI_TYPE_DOUBLE);
@@ -262,6 +334,16 @@ int main(void) {
   check_complex("complex_double", &ffi_type_complex_double, 16, 8, &ffi_type_double);
   check_complex("complex_longdouble", &ffi_type_complex_longdouble, 32, 16,
                 &ffi_type_longdouble);
+#elif defined(__arm__)
+  /* 8-aligned 64-bit values; long double is double (the header names ffi_type_longdouble
+   * ffi_type_double, as libffi's Arm header does). */
+  check_scalar("uint64", &ffi_type_uint64, 8, 8, FFI_TYPE_UINT64);
+  check_scalar("sint64", &ffi_type_sint64, 8, 8, FFI_TYPE_SINT64);
+  check_scalar("double", &ffi_type_double, 8, 8, FFI_TYPE_DOUBLE);
+  check_scalar("pointer", &ffi_type_pointer, 4, 4, FFI_TYPE_POINTER);
+  check_complex("complex_double", &ffi_type_complex_double, 16, 8, &ffi_type_double);
+  CHECK(&ffi_type_longdouble == &ffi_type_double);
+  CHECK_INT(sizeof(long double), 8);
 #else
   /* i386 aligns 64-bit integers and doubles to 4 in aggregates (libffi's alignment is the
    * member offset in struct { char; T; }), and long double is 12 bytes, 4-aligned. */

@@ -65,7 +65,7 @@ static void cb(ffi_cif *cif, void *ret, void **args, void *ud) {
 /* ---- Tests ---- */
 
 static void test_calls(void) {
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
   CHECK(ffi_type_longdouble.size == 16 && ffi_type_longdouble.alignment == 16);
 #else /* i386: 12 bytes, 4-aligned */
   CHECK(ffi_type_longdouble.size == 12 && ffi_type_longdouble.alignment == 4);
@@ -124,7 +124,7 @@ static void test_structs(void) {
   CHECK(cld_t.size == sizeof(struct cld));
   CHECK(cld_t.alignment == _Alignof(struct cld));
   CHECK(offs[0] == 0 && offs[1] == offsetof(struct cld, ld));
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
   CHECK(cld_t.size == 32 && cld_t.alignment == 16 && offs[1] == 16);
 #else
   CHECK(cld_t.size == 16 && cld_t.alignment == 4 && offs[1] == 4);

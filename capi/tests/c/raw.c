@@ -37,8 +37,10 @@ static ffi_type pt_t = {0, 0, FFI_TYPE_STRUCT, pt_el};
  * (libffi's i386 port refuses raw closures with struct or long double arguments, and its
  * ffi_raw_call would pass d's pointer as the struct's bytes; closure-ffi's libffi passes
  * the struct the slot points to, consistently with ffi_raw_size and the conversions.) */
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 enum { S_A = 0, S_B = 1, S_C = 2, S_D = 3, S_E = 4, S_F = 5, S_G = 6, S_H = 8, NSLOTS = 9 };
+#elif defined(__arm__) /* 4-byte slots, long double is double (two slots) */
+enum { S_A = 0, S_B = 1, S_C = 2, S_D = 3, S_E = 4, S_F = 6, S_G = 7, S_H = 9, NSLOTS = 10 };
 #else
 enum { S_A = 0, S_B = 1, S_C = 2, S_D = 3, S_E = 4, S_F = 6, S_G = 7, S_H = 10, NSLOTS = 11 };
 #endif

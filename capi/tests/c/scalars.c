@@ -61,10 +61,10 @@ static void *ret_pointer(void *p) { return (char *)p + 1; }
 static unsigned char ret_uchar(signed char a, short b) { return (unsigned char)(a + b); }
 static long ret_long(unsigned int a, int b, unsigned long c) { return (long)a + b + (long)c; }
 
-/* Sees the full registers (x86_64) or 4-byte stack slots (i386): described to libffi as
+/* Sees the full registers (x86_64, aarch64) or 4-byte stack slots (i386): described to libffi as
  * taking narrow types. */
 static uint64_t seen[6];
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 static void see_regs(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f) {
   seen[0] = a; seen[1] = b; seen[2] = c; seen[3] = d; seen[4] = e; seen[5] = f;
 }

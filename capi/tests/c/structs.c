@@ -35,7 +35,7 @@ struct s3c { char a, b, c; };
 static ffi_type *s3c_el[] = {&ffi_type_schar, &ffi_type_schar, &ffi_type_schar, NULL};
 static ffi_type s3c_t = {0, 0, FFI_TYPE_STRUCT, s3c_el};
 
-struct c5 { char s[5]; };
+struct c5 { signed char s[5]; }; /* signed: char is unsigned on aarch64 */
 static ffi_type *c5_el[] = {&ffi_type_schar, &ffi_type_schar, &ffi_type_schar,
                             &ffi_type_schar, &ffi_type_schar, NULL};
 static ffi_type c5_t = {0, 0, FFI_TYPE_STRUCT, c5_el};
@@ -48,7 +48,7 @@ struct ff { float a, b; };
 static ffi_type *ff_el[] = {&ffi_type_float, &ffi_type_float, NULL};
 static ffi_type ff_t = {0, 0, FFI_TYPE_STRUCT, ff_el};
 
-struct cf { char c; float f; }; /* char and float share one INTEGER eightbyte */
+struct cf { signed char c; float f; }; /* char and float share one INTEGER eightbyte */
 static ffi_type *cf_el[] = {&ffi_type_schar, &ffi_type_float, NULL};
 static ffi_type cf_t = {0, 0, FFI_TYPE_STRUCT, cf_el};
 
@@ -101,10 +101,10 @@ static ffi_type outer_t = {0, 0, FFI_TYPE_STRUCT, outer_el};
 /* ---- Callees: each changes every member so a mix-up shows ---- */
 
 static struct s3c tr_s3c(struct s3c x) { x.a += 1; x.b += 2; x.c += 3; return x; }
-static struct c5 tr_c5(struct c5 x) { for (int i = 0; i < 5; i++) x.s[i] = (char)(x.s[i] * 2); return x; }
+static struct c5 tr_c5(struct c5 x) { for (int i = 0; i < 5; i++) x.s[i] = (signed char)(x.s[i] * 2); return x; }
 static struct small tr_small(int k, struct small x) { x.c += k; x.s += k; x.i += k; return x; }
 static struct ff tr_ff(struct ff x) { struct ff r = {x.b * 2, x.a * 2}; return r; }
-static struct cf tr_cf(struct cf x) { x.c = (char)-x.c; x.f = -x.f; return x; }
+static struct cf tr_cf(struct cf x) { x.c = (signed char)-x.c; x.f = -x.f; return x; }
 static struct f3 tr_f3(struct f3 x, float k) { for (int i = 0; i < 3; i++) x.v[i] += k; return x; }
 static struct fid tr_fid(struct fid x, int k) { x.f += k; x.i += k; x.d += k; return x; }
 static struct dd tr_dd(struct dd x) { struct dd r = {x.b, x.a}; return r; }

@@ -26,8 +26,8 @@ _Static_assert(FFI_TYPE_VECTOR == 18, "FFI_TYPE_VECTOR");
 _Static_assert(FFI_TYPE_LAST == 18, "FFI_TYPE_LAST");
 _Static_assert(FFI_EXEC_TRAMPOLINE_TABLE == 0, "FFI_EXEC_TRAMPOLINE_TABLE");
 _Static_assert(FFI_VERSION_NUMBER == 30800, "FFI_VERSION_NUMBER");
-#if defined(__x86_64__) && !defined(FFI_TARGET_HAS_INT128)
-#error "FFI_TARGET_HAS_INT128 must be defined on x86_64"
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(FFI_TARGET_HAS_INT128)
+#error "FFI_TARGET_HAS_INT128 must be defined on x86_64 and aarch64"
 #endif
 #if defined(__i386__) && defined(FFI_TARGET_HAS_INT128)
 #error "FFI_TARGET_HAS_INT128 must not be defined on i386 (no __int128 there)"
