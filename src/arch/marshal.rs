@@ -1,11 +1,14 @@
 //! What every plan executor (x86_64's `x86/dyncall/`, i686's `x86/dyncall32/`, aarch64's
 //! `aarch64/dyncall/`, 32-bit Arm's `arm/dyncall/`) does the same way, in machine words
 //! (`usize`: 8 bytes on x86_64 and aarch64, 4 on i686 and Arm): loading argument bytes zero- or
-//! sign-extended to a word, narrowing a returned word to libffi's `ffi_arg` rules, filling
-//! a call frame by a plan, and, in a closure entry, the scratch layout and the argument
-//! pointers decoded from the incoming frame.
+//! sign-extended to a word, narrowing a returned word to libffi's `ffi_arg` rules, the call
+//! trampolines' context and the frame they have filled by a plan, in a closure entry the
+//! scratch layout and the argument pointers decoded from the incoming frame, and moving a
+//! result between the return registers and the return buffer in both directions
+//! ([`RetBlock`]: each executor lays its registers out for its assembly and says where a
+//! plan's parts are in them).
 
-use crate::dynamic::plan::{ArgSource, CallPlan, MoveOp, RetPlan};
+use crate::dynamic::plan::{ArgSource, CallPlan, MoveOp, RetPlan, RetReg};
 
 const WORD: usize = core::mem::size_of::<usize>();
 
@@ -104,6 +107,165 @@ pub(crate) unsafe fn fill_frame(
     }
 }
 
+/// What a call trampoline reads (the plan, the argument values, the callee and the frame
+/// size it reserves) and writes (the result registers, `ret`, laid out by the executor).
+/// The assembly addresses the fields by `offset_of!`.
+#[repr(C)]
+pub(crate) struct CallCtx<R> {
+    pub(crate) plan: *const CallPlan,
+    pub(crate) avalue: *const *const u8,
+    pub(crate) fun: *const u8,
+    pub(crate) frame_size: usize,
+    pub(crate) rvalue: *mut u8,
+    pub(crate) ret: R,
+}
+
+impl<R> CallCtx<R> {
+    /// The context of one call of `fun` by `plan`.
+    pub(crate) fn new(
+        plan: &CallPlan,
+        fun: *const u8,
+        rvalue: *mut u8,
+        avalue: *const *const u8,
+        ret: R,
+    ) -> Self {
+        Self {
+            plan,
+            avalue,
+            fun,
+            frame_size: plan.frame_size as usize,
+            rvalue,
+            ret,
+        }
+    }
+}
+
+/// Fills a call frame by the context's plan: the `marshal` callback the call trampolines
+/// make (x86_64's, which call it with the System V convention on every host, through a
+/// wrapper).
+///
+/// # Safety
+/// `ctx` is the trampoline's context, whose plan, argument values and return buffer the
+/// executor's `call` was given under [`fill_frame`]'s contract; `frame` has
+/// `plan.frame_size` writable bytes.
+pub(crate) unsafe extern "C" fn marshal_call<R>(ctx: *const CallCtx<R>, frame: *mut u8) {
+    // SAFETY: see the function's contract, which is `fill_frame`'s.
+    unsafe {
+        let ctx = &*ctx;
+        fill_frame(&*ctx.plan, ctx.avalue, ctx.rvalue, frame);
+    }
+}
+
+/// An executor's result registers: the block its call trampoline stores after the call and
+/// its closure entry loads before returning.
+pub(crate) trait RetBlock {
+    /// The bytes of `reg` for a part of `len` bytes (`len` tells i386's `float` from its
+    /// `double` slot). `Int0` has at least a machine word.
+    fn reg(&mut self, reg: RetReg, len: u8) -> &mut [u8];
+
+    /// The slot of x87 value `index` (st(0), st(1)), at least 10 bytes, on x86 only.
+    fn x87(&mut self, _index: usize) -> Option<&mut [u8]> {
+        None
+    }
+}
+
+/// Bytes of an x87 `long double`'s value (the rest of its slot is padding).
+const X87_VALUE: usize = 10;
+
+/// Copies a call's result registers into its return buffer by `ret`, widening an integer
+/// narrower than a register to a machine word (libffi's `ffi_arg`).
+///
+/// # Safety
+/// `rvalue` must be writable for the return type's size, and for a machine word when the
+/// plan widens.
+pub(crate) unsafe fn store_ret(ret: &RetPlan, regs: &mut impl RetBlock, rvalue: *mut u8) {
+    // SAFETY: the buffer is the caller's (see the function's contract); every part lies
+    // within the return type (the plan's invariant), and no copy reads past its register's
+    // bytes.
+    unsafe {
+        match *ret {
+            RetPlan::Void | RetPlan::Indirect { .. } => {}
+            RetPlan::Regs {
+                parts,
+                widen: Some(signed),
+                ..
+            } => {
+                let word = load_zx(regs.reg(RetReg::Int0, parts[0].len).as_ptr(), WORD as u32);
+                let value = extend(word, parts[0].len, signed);
+                rvalue.cast::<usize>().write_unaligned(value);
+            }
+            RetPlan::Regs {
+                parts,
+                count,
+                widen: None,
+            } => {
+                for part in &parts[..usize::from(count)] {
+                    let src = regs.reg(part.reg, part.len);
+                    let len = usize::from(part.len).min(src.len());
+                    let dst = rvalue.add(usize::from(part.off));
+                    core::ptr::copy_nonoverlapping(src.as_ptr(), dst, len);
+                }
+            }
+            RetPlan::X87 { count } => {
+                for i in 0..usize::from(count) {
+                    if let Some(slot) = regs.x87(i) {
+                        let len = X87_VALUE.min(slot.len());
+                        core::ptr::copy_nonoverlapping(slot.as_ptr(), rvalue.add(16 * i), len);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Loads a closure's result from its return buffer `value` into the result registers by
+/// `ret`: the value's parts, an integer widened to a machine word, or for an indirect
+/// return the buffer's address in the first integer register.
+///
+/// # Safety
+/// `value` must be readable for the return type's size (the closure's return buffer).
+pub(crate) unsafe fn load_ret(ret: &RetPlan, regs: &mut impl RetBlock, value: *const u8) {
+    // SAFETY: as in `store_ret`, the other way round.
+    unsafe {
+        match *ret {
+            RetPlan::Void => {}
+            RetPlan::Indirect { .. } => {
+                let int0 = regs.reg(RetReg::Int0, WORD as u8);
+                int0[..WORD].copy_from_slice(&(value as usize).to_ne_bytes());
+            }
+            RetPlan::Regs {
+                parts,
+                widen: Some(signed),
+                ..
+            } => {
+                let len = parts[0].len.min(WORD as u8);
+                let word = extend(load_zx(value, u32::from(len)), len, signed);
+                regs.reg(RetReg::Int0, len)[..WORD].copy_from_slice(&word.to_ne_bytes());
+            }
+            RetPlan::Regs {
+                parts,
+                count,
+                widen: None,
+            } => {
+                for part in &parts[..usize::from(count)] {
+                    let dst = regs.reg(part.reg, part.len);
+                    let len = usize::from(part.len).min(dst.len());
+                    let src = value.add(usize::from(part.off));
+                    core::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), len);
+                }
+            }
+            RetPlan::X87 { count } => {
+                for i in 0..usize::from(count) {
+                    if let Some(slot) = regs.x87(i) {
+                        let len = X87_VALUE.min(slot.len());
+                        core::ptr::copy_nonoverlapping(value.add(16 * i), slot.as_mut_ptr(), len);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Bytes of a closure's return buffer, at the start of its scratch.
 const RET_BUF: usize = 32;
 
@@ -187,6 +349,73 @@ pub(crate) unsafe fn decode_args(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dynamic::plan::RetPart;
+
+    /// A register block with two words and two 16-byte vectors.
+    #[derive(Default)]
+    struct Block {
+        int: [[u8; WORD]; 2],
+        vec: [[u8; 16]; 2],
+    }
+
+    impl RetBlock for Block {
+        fn reg(&mut self, reg: RetReg, _len: u8) -> &mut [u8] {
+            match reg {
+                RetReg::Int0 => &mut self.int[0],
+                RetReg::Int1 => &mut self.int[1],
+                RetReg::Vec0 => &mut self.vec[0],
+                _ => &mut self.vec[1],
+            }
+        }
+    }
+
+    fn regs(parts: &[RetPart], widen: Option<bool>) -> RetPlan {
+        let mut all = [RetPart::default(); 4];
+        all[..parts.len()].copy_from_slice(parts);
+        RetPlan::Regs {
+            parts: all,
+            count: parts.len() as u8,
+            widen,
+        }
+    }
+
+    #[test]
+    fn results_go_between_registers_and_buffer_by_the_plan() {
+        let part = |reg, off, len| RetPart { reg, off, len };
+        // A 12-byte struct: 8 bytes from Vec0, 4 from Int0.
+        let plan = regs(&[part(RetReg::Vec0, 0, 8), part(RetReg::Int0, 8, 4)], None);
+        let value: [u8; 12] = core::array::from_fn(|i| i as u8 + 1);
+        let mut block = Block::default();
+        let mut back = [0xEEu8; 16];
+        // SAFETY: `value` holds the 12-byte type and `back` 16 bytes.
+        unsafe {
+            load_ret(&plan, &mut block, value.as_ptr());
+            store_ret(&plan, &mut block, back.as_mut_ptr());
+        }
+        assert_eq!(block.vec[0][..8], value[..8]);
+        assert_eq!(block.int[0][..4], value[8..]);
+        assert_eq!(back[..12], value, "the value comes back");
+        assert_eq!(back[12..], [0xEE; 4], "nothing written past it");
+
+        // A signed char is widened to a machine word both ways.
+        let plan = regs(&[part(RetReg::Int0, 0, 1)], Some(true));
+        let mut block = Block::default();
+        let mut word = [0u8; WORD];
+        // SAFETY: one byte read, one word written.
+        unsafe {
+            load_ret(&plan, &mut block, [0x80u8].as_ptr());
+            store_ret(&plan, &mut block, word.as_mut_ptr());
+        }
+        assert_eq!(usize::from_ne_bytes(block.int[0]), usize::MAX - 127);
+        assert_eq!(usize::from_ne_bytes(word), usize::MAX - 127);
+
+        // An indirect result hands back the buffer's address.
+        let mut block = Block::default();
+        let buffer = [0u8; 32];
+        // SAFETY: nothing is read for an indirect return.
+        unsafe { load_ret(&RetPlan::Indirect { dst: 0 }, &mut block, buffer.as_ptr()) };
+        assert_eq!(usize::from_ne_bytes(block.int[0]), buffer.as_ptr() as usize);
+    }
 
     #[test]
     fn extension() {

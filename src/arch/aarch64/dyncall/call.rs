@@ -1,5 +1,5 @@
 //! Calls: `closure_ffi_6_call_aapcs64(ctx)` reserves `ctx.frame_size` bytes of stack
-//! (probing each page), has [`marshal`] fill the frame by the plan, loads x0-x7, x8 and
+//! (probing each page), has [`marshal_call`] fill the frame by the plan, loads x0-x7, x8 and
 //! q0-q7 from the frame's register part, points sp at the stack arguments and calls. It
 //! stores x0, x1 and q0-q3 (every register a result can come back in); Rust then copies
 //! what the plan names into the caller's buffer.
@@ -7,20 +7,11 @@
 use core::ffi::c_void;
 use core::mem::offset_of;
 
-use super::{extend, Convention, RetRegs, REG_BLOCK, RET_Q0, RET_X0};
-use crate::arch::marshal::fill_frame;
-use crate::dynamic::plan::{CallPlan, RetPlan};
+use super::{Convention, RetRegs, REG_BLOCK, RET_Q0, RET_X0};
+use crate::arch::marshal::{marshal_call, store_ret};
+use crate::dynamic::plan::CallPlan;
 
-/// What the call trampoline reads and writes.
-#[repr(C)]
-struct CallCtx {
-    plan: *const CallPlan,
-    avalue: *const *const u8,
-    fun: *const u8,
-    frame_size: usize,
-    rvalue: *mut u8,
-    ret: RetRegs,
-}
+type CallCtx = crate::arch::marshal::CallCtx<RetRegs>;
 
 const CTX_FUN: usize = offset_of!(CallCtx, fun);
 const CTX_FRAME: usize = offset_of!(CallCtx, frame_size);
@@ -81,26 +72,13 @@ asm_function!(
     x0 = const CTX_X0,
     q0 = const CTX_Q0,
     reg_block = const REG_BLOCK,
-    marshal = sym marshal,
+    marshal = sym marshal_call::<RetRegs>,
 );
 
 extern "C" {
     // `ctx` is a `*mut CallCtx` (declared untyped: the plan inside is not FFI-safe, and the
     // assembly reads only the fields named by the offsets above).
     fn closure_ffi_6_call_aapcs64(ctx: *mut c_void);
-}
-
-/// Fills a call frame by the plan. Called by the call trampoline.
-///
-/// # Safety
-/// `ctx` is the trampoline's context: its plan, argument values and return buffer are those
-/// `call` checked; `frame` has `plan.frame_size` writable bytes.
-unsafe extern "C" fn marshal(ctx: *const CallCtx, frame: *mut u8) {
-    // SAFETY: see the function's contract, which is `fill_frame`'s.
-    unsafe {
-        let ctx = &*ctx;
-        fill_frame(&*ctx.plan, ctx.avalue, ctx.rvalue, frame);
-    }
 }
 
 /// Calls `fun` by the plan: libffi's `ffi_call`.
@@ -118,14 +96,7 @@ pub(crate) unsafe fn call(
     rvalue: *mut u8,
     avalue: *const *const u8,
 ) {
-    let mut ctx = CallCtx {
-        plan,
-        avalue,
-        fun,
-        frame_size: plan.frame_size as usize,
-        rvalue,
-        ret: RetRegs::default(),
-    };
+    let mut ctx = CallCtx::new(plan, fun, rvalue, avalue, RetRegs::default());
     // SAFETY: the trampoline follows the plan, which matches `fun`'s signature by the
     // caller's contract; `ctx` lives across the call.
     unsafe { closure_ffi_6_call_aapcs64((&mut ctx as *mut CallCtx).cast()) };
@@ -135,37 +106,4 @@ pub(crate) unsafe fn call(
     // SAFETY: `rvalue` is large enough for the return type (caller's contract), and the
     // plan's parts lie within it.
     unsafe { store_ret(&plan.ret, &mut ctx.ret, rvalue) }
-}
-
-/// Copies the returned registers into the caller's buffer, widening small integers.
-///
-/// # Safety
-/// `rvalue` must be writable for the return type's size (8 bytes for widened integers).
-unsafe fn store_ret(ret: &RetPlan, regs: &mut RetRegs, rvalue: *mut u8) {
-    // SAFETY: the caller guarantees the buffer; part offsets and lengths come from the plan
-    // (at most 16 bytes, the size of a q register's slot).
-    unsafe {
-        match *ret {
-            RetPlan::Void | RetPlan::Indirect { .. } | RetPlan::X87 { .. } => {}
-            RetPlan::Regs {
-                parts,
-                widen: Some(signed),
-                ..
-            } => {
-                let value = extend(regs.x[0] as usize, parts[0].len, signed);
-                rvalue.cast::<usize>().write_unaligned(value);
-            }
-            RetPlan::Regs {
-                parts,
-                count,
-                widen: None,
-            } => {
-                for part in &parts[..count as usize] {
-                    let len = usize::from(part.len.min(16));
-                    let dst = rvalue.add(part.off as usize);
-                    core::ptr::copy_nonoverlapping(regs.reg(part.reg), dst, len);
-                }
-            }
-        }
-    }
 }

@@ -18,9 +18,9 @@
 
 use core::mem::offset_of;
 
-use super::{extend, load_zx, Convention, RetRegs, REG_BLOCK, RET_REGS};
-use crate::arch::marshal::decode_args;
-use crate::dynamic::plan::{ArgSource, CallPlan, RetPlan};
+use super::{Convention, RetRegs, REG_BLOCK, RET_REGS};
+use crate::arch::marshal::{decode_args, load_ret};
+use crate::dynamic::plan::{ArgSource, CallPlan};
 
 /// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
 /// by [`decode_and_invoke`].
@@ -182,31 +182,9 @@ unsafe fn decode_and_invoke(
         let saves = regs.cast::<u8>().add(RET_REGS);
         let (ret, ptrs) = decode_args(plan, sources, saves, stack, scratch);
         ((*header).invoke)(header, ret, ptrs);
-        let regs = &mut *regs;
-        match plan.ret {
-            RetPlan::Void | RetPlan::X87 { .. } => {}
-            // The callee need not return the address (gcc's do not); x0 = x8 is harmless.
-            RetPlan::Indirect { .. } => regs.x[0] = ret as u64,
-            RetPlan::Regs {
-                parts,
-                widen: Some(signed),
-                ..
-            } => {
-                let len = parts[0].len.min(8);
-                regs.x[0] = extend(load_zx(ret, u32::from(len)), len, signed) as u64;
-            }
-            RetPlan::Regs {
-                parts,
-                count,
-                widen: None,
-            } => {
-                for part in &parts[..count as usize] {
-                    let len = usize::from(part.len.min(16));
-                    let src = ret.add(part.off as usize);
-                    core::ptr::copy_nonoverlapping(src, regs.reg(part.reg), len);
-                }
-            }
-        }
+        // The callee need not return an indirect result's address (gcc's do not); x0 = x8
+        // is harmless.
+        load_ret(&plan.ret, &mut *regs, ret);
     }
 }
 

@@ -82,7 +82,7 @@ impl Convention {
 #[repr(C, align(16))]
 #[derive(Default)]
 pub(crate) struct RetRegs {
-    x: [u64; 2],
+    x: [[u8; 8]; 2],
     q: [[u8; 16]; 4],
 }
 
@@ -98,19 +98,16 @@ const _: () = assert!(
     aapcs64::X_BLOCK == 0 && aapcs64::X8 == 0x40 && aapcs64::V_BLOCK == 0x50 && REG_BLOCK == 0xd0
 );
 
-impl RetRegs {
-    /// The bytes of return register `reg`.
-    fn reg(&mut self, reg: crate::dynamic::plan::RetReg) -> *mut u8 {
+impl crate::arch::marshal::RetBlock for RetRegs {
+    fn reg(&mut self, reg: crate::dynamic::plan::RetReg, _len: u8) -> &mut [u8] {
         use crate::dynamic::plan::RetReg;
         match reg {
-            RetReg::Int0 => (&mut self.x[0] as *mut u64).cast(),
-            RetReg::Int1 => (&mut self.x[1] as *mut u64).cast(),
-            RetReg::Vec0 => self.q[0].as_mut_ptr(),
-            RetReg::Vec1 => self.q[1].as_mut_ptr(),
-            RetReg::Vec2 => self.q[2].as_mut_ptr(),
-            RetReg::Vec3 => self.q[3].as_mut_ptr(),
+            RetReg::Int0 => &mut self.x[0],
+            RetReg::Int1 => &mut self.x[1],
+            RetReg::Vec0 => &mut self.q[0],
+            RetReg::Vec1 => &mut self.q[1],
+            RetReg::Vec2 => &mut self.q[2],
+            RetReg::Vec3 => &mut self.q[3],
         }
     }
 }
-
-pub(super) use crate::arch::marshal::{extend, load_zx};

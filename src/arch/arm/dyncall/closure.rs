@@ -24,8 +24,8 @@ use core::mem::offset_of;
 
 use super::{Convention, RetRegs, RET_D0, RET_R0, RET_REGS};
 use crate::arch::arm::aapcs32::REG_BLOCK;
-use crate::arch::marshal::{decode_args, extend, load_zx};
-use crate::dynamic::plan::{ArgSource, CallPlan, RetPlan};
+use crate::arch::marshal::{decode_args, load_ret};
+use crate::dynamic::plan::{ArgSource, CallPlan};
 
 /// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
 /// by [`decode_and_invoke`].
@@ -186,35 +186,8 @@ unsafe fn decode_and_invoke(
         // The entry's area is uninitialized stack: registers the plan does not name come
         // back as zeros, not as what an earlier call left there.
         regs.write(RetRegs::default());
-        let regs = &mut *regs;
-        match plan.ret {
-            RetPlan::Void | RetPlan::X87 { .. } => {}
-            // The AAPCS does not ask for the address back; libffi returns it.
-            RetPlan::Indirect { .. } => regs.r[0] = ret as u32,
-            RetPlan::Regs {
-                parts,
-                widen: Some(signed),
-                ..
-            } => {
-                let len = parts[0].len.min(4);
-                regs.r[0] = extend(load_zx(ret, u32::from(len)), len, signed) as u32;
-            }
-            RetPlan::Regs {
-                parts,
-                count,
-                widen: None,
-            } => {
-                for part in &parts[..usize::from(count)] {
-                    let dst = regs.bytes(part.reg);
-                    let len = usize::from(part.len).min(dst.len());
-                    core::ptr::copy_nonoverlapping(
-                        ret.add(usize::from(part.off)),
-                        dst.as_mut_ptr(),
-                        len,
-                    );
-                }
-            }
-        }
+        // (The AAPCS does not ask for an indirect result's address back; libffi returns it.)
+        load_ret(&plan.ret, &mut *regs, ret);
     }
 }
 

@@ -151,11 +151,11 @@ impl Convention {
 ///
 /// (s0 and s1 are the low and high halves of d0, so a `float` result is the first 4 bytes
 /// of `d[0]`.)
-#[repr(C)]
+#[repr(C, align(8))]
 #[derive(Default)]
 pub(crate) struct RetRegs {
-    r: [u32; 2],
-    d: [u64; 4],
+    r: [[u8; 4]; 2],
+    d: [[u8; 8]; 4],
 }
 
 const RET_REGS: usize = core::mem::size_of::<RetRegs>();
@@ -164,30 +164,17 @@ const RET_R0: usize = core::mem::offset_of!(RetRegs, r);
 const RET_D0: usize = core::mem::offset_of!(RetRegs, d);
 const _: () = assert!(RET_R0 == 0 && RET_D0 == 8);
 
-impl RetRegs {
+impl crate::arch::marshal::RetBlock for RetRegs {
     /// The bytes of `reg` (r0, r1, d0..d3; `Vec0` also holds s0 and s1).
-    fn bytes(&mut self, reg: crate::dynamic::plan::RetReg) -> &mut [u8] {
+    fn reg(&mut self, reg: crate::dynamic::plan::RetReg, _len: u8) -> &mut [u8] {
         use crate::dynamic::plan::RetReg;
-        let word: &mut [u8] = match reg {
-            RetReg::Int0 => u32_bytes(&mut self.r[0]),
-            RetReg::Int1 => u32_bytes(&mut self.r[1]),
-            RetReg::Vec0 => u64_bytes(&mut self.d[0]),
-            RetReg::Vec1 => u64_bytes(&mut self.d[1]),
-            RetReg::Vec2 => u64_bytes(&mut self.d[2]),
-            RetReg::Vec3 => u64_bytes(&mut self.d[3]),
-        };
-        word
+        match reg {
+            RetReg::Int0 => &mut self.r[0],
+            RetReg::Int1 => &mut self.r[1],
+            RetReg::Vec0 => &mut self.d[0],
+            RetReg::Vec1 => &mut self.d[1],
+            RetReg::Vec2 => &mut self.d[2],
+            RetReg::Vec3 => &mut self.d[3],
+        }
     }
-}
-
-/// The bytes of a `u32`, in memory order.
-fn u32_bytes(word: &mut u32) -> &mut [u8] {
-    // SAFETY: a u32 is 4 initialized bytes with no invalid values; the borrow is unique.
-    unsafe { core::slice::from_raw_parts_mut((word as *mut u32).cast(), 4) }
-}
-
-/// The bytes of a `u64`, in memory order.
-fn u64_bytes(word: &mut u64) -> &mut [u8] {
-    // SAFETY: a u64 is 8 initialized bytes with no invalid values; the borrow is unique.
-    unsafe { core::slice::from_raw_parts_mut((word as *mut u64).cast(), 8) }
 }

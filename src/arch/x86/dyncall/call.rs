@@ -9,25 +9,16 @@
 use core::ffi::c_void;
 use core::mem::offset_of;
 
-use super::{extend, Convention, RetRegs};
-use crate::arch::marshal::fill_frame;
-use crate::dynamic::plan::{CallPlan, RetPlan, RetReg};
+use super::{Convention, RetRegs};
+use crate::arch::marshal::{marshal_call, store_ret};
+use crate::dynamic::plan::{CallPlan, RetPlan};
 
 /// What a call trampoline reads and writes.
-#[repr(C)]
-pub(crate) struct CallCtx {
-    plan: *const CallPlan,
-    avalue: *const *const u8,
-    fun: *const u8,
-    frame_size: usize,
-    rvalue: *mut u8,
-    x87_count: usize,
-    ret: RetRegs,
-}
+pub(crate) type CallCtx = crate::arch::marshal::CallCtx<RetRegs>;
 
 const CTX_FUN: usize = offset_of!(CallCtx, fun);
 const CTX_FRAME: usize = offset_of!(CallCtx, frame_size);
-const CTX_X87: usize = offset_of!(CallCtx, x87_count);
+const CTX_X87: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, x87_count);
 const CTX_RAX: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, rax);
 const CTX_RDX: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, rdx);
 const CTX_XMM0: usize = offset_of!(CallCtx, ret) + offset_of!(RetRegs, xmm0);
@@ -158,17 +149,14 @@ extern "sysv64" {
     fn closure_ffi_6_call_win64(ctx: *mut c_void);
 }
 
-/// Fills a call frame by the plan. Called by the call trampolines.
+/// [`marshal_call`] in the System V convention, which the call trampolines use on every host
+/// (on Windows `extern "C"` is Win64).
 ///
 /// # Safety
-/// `ctx` is the trampoline's context: its plan, argument values and return buffer are those
-/// `call` checked; `frame` has `plan.frame_size` writable bytes.
+/// As [`marshal_call`].
 unsafe extern "sysv64" fn marshal(ctx: *const CallCtx, frame: *mut u8) {
-    // SAFETY: see the function's contract, which is `fill_frame`'s.
-    unsafe {
-        let ctx = &*ctx;
-        fill_frame(&*ctx.plan, ctx.avalue, ctx.rvalue, frame);
-    }
+    // SAFETY: the same contract.
+    unsafe { marshal_call(ctx, frame) }
 }
 
 /// Calls `fun` by the plan: libffi's `ffi_call`.
@@ -225,15 +213,11 @@ pub(crate) unsafe fn call_generic(
         RetPlan::X87 { count } => count as usize,
         _ => 0,
     };
-    let mut ctx = CallCtx {
-        plan,
-        avalue,
-        fun,
-        frame_size: plan.frame_size as usize,
-        rvalue,
+    let ret = RetRegs {
         x87_count,
-        ret: RetRegs::default(),
+        ..RetRegs::default()
     };
+    let mut ctx = CallCtx::new(plan, fun, rvalue, avalue, ret);
     // SAFETY: the trampolines follow the plan, which matches `fun`'s signature by the
     // caller's contract; `ctx` lives across the call.
     unsafe {
@@ -247,7 +231,7 @@ pub(crate) unsafe fn call_generic(
     }
     // SAFETY: `rvalue` is large enough for the return type (caller's contract), and the
     // plan's parts lie within it.
-    unsafe { store_ret(&plan.ret, &ctx.ret, rvalue) }
+    unsafe { store_ret(&plan.ret, &mut ctx.ret, rvalue) }
 }
 
 /// The System V fast path: Rust itself loads the argument registers, by calling `fun`
@@ -263,8 +247,8 @@ pub(crate) unsafe fn call_generic(
 #[cfg(not(windows))]
 mod fast {
     use super::*;
-    use crate::arch::marshal::{load_sx, load_zx};
-    use crate::dynamic::plan::MoveOp;
+    use crate::arch::marshal::{extend, load_sx, load_zx};
+    use crate::dynamic::plan::{MoveOp, RetReg};
 
     #[repr(C)]
     #[derive(Clone, Copy)]
@@ -431,54 +415,5 @@ unsafe fn store_partial(dst: *mut u8, value: u64, len: u8) {
                 core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, usize::from(len.min(8)));
             }
         }
-    }
-}
-
-/// Copies the returned registers into the caller's buffer, widening small integers.
-///
-/// # Safety
-/// `rvalue` must be writable for the return type's size (8 bytes for widened integers).
-unsafe fn store_ret(ret: &RetPlan, regs: &RetRegs, rvalue: *mut u8) {
-    // SAFETY: the caller guarantees the buffer; part offsets and lengths come from the plan.
-    unsafe {
-        match *ret {
-            RetPlan::Void | RetPlan::Indirect { .. } => {}
-            RetPlan::Regs {
-                parts,
-                widen: Some(signed),
-                ..
-            } => {
-                let value = extend(regs.rax as usize, parts[0].len, signed) as u64;
-                rvalue.cast::<u64>().write_unaligned(value);
-            }
-            RetPlan::Regs {
-                parts,
-                count,
-                widen: None,
-            } => {
-                for part in &parts[..count as usize] {
-                    let src = reg_bytes(regs, part.reg);
-                    let len = part.len as usize;
-                    core::ptr::copy_nonoverlapping(src, rvalue.add(part.off as usize), len);
-                }
-            }
-            RetPlan::X87 { count } => {
-                // fstp stores 10 bytes; the rest of each 16-byte slot is padding.
-                core::ptr::copy_nonoverlapping(regs.st0.as_ptr(), rvalue, 10);
-                if count == 2 {
-                    core::ptr::copy_nonoverlapping(regs.st1.as_ptr(), rvalue.add(16), 10);
-                }
-            }
-        }
-    }
-}
-
-fn reg_bytes(regs: &RetRegs, reg: RetReg) -> *const u8 {
-    match reg {
-        RetReg::Int0 => (&regs.rax as *const u64).cast(),
-        RetReg::Int1 => (&regs.rdx as *const u64).cast(),
-        RetReg::Vec0 => regs.xmm0.as_ptr(),
-        // (The x86_64 classifiers never name Vec2 or Vec3.)
-        RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => regs.xmm1.as_ptr(),
     }
 }

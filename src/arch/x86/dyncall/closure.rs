@@ -15,9 +15,9 @@
 
 use core::mem::offset_of;
 
-use super::{extend, load_zx, Convention, RetRegs, RET_REGS};
-use crate::arch::marshal::decode_args;
-use crate::dynamic::plan::{ArgSource, CallPlan, RetPlan, RetReg};
+use super::{Convention, RetRegs, RET_REGS};
+use crate::arch::marshal::{decode_args, load_ret};
+use crate::dynamic::plan::{ArgSource, CallPlan, RetPlan};
 
 /// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
 /// by [`decode_and_invoke`].
@@ -146,16 +146,6 @@ extern "sysv64" {
     fn closure_ffi_6_closure_win64();
 }
 
-fn reg_bytes_mut(regs: &mut RetRegs, reg: RetReg) -> *mut u8 {
-    match reg {
-        RetReg::Int0 => (&mut regs.rax as *mut u64).cast(),
-        RetReg::Int1 => (&mut regs.rdx as *mut u64).cast(),
-        RetReg::Vec0 => regs.xmm0.as_mut_ptr(),
-        // (The x86_64 classifiers never name Vec2 or Vec3.)
-        RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => regs.xmm1.as_mut_ptr(),
-    }
-}
-
 /// The entry a closure's trampoline jumps to for this convention.
 pub(crate) fn closure_entry(conv: Convention) -> *const u8 {
     match conv {
@@ -243,44 +233,10 @@ unsafe fn decode_and_invoke(
         let saves = regs.cast::<u8>().add(RET_REGS);
         let (ret, ptrs) = decode_args(plan, sources, saves, stack, scratch);
         ((*header).invoke)(header, ret, ptrs);
-        let regs = &mut *regs;
+        load_ret(&plan.ret, &mut *regs, ret);
         match plan.ret {
-            RetPlan::Void => 0,
-            RetPlan::Indirect { .. } => {
-                regs.rax = ret as u64;
-                0
-            }
-            RetPlan::Regs {
-                parts,
-                widen: Some(signed),
-                ..
-            } => {
-                regs.rax =
-                    extend(load_zx(ret, u32::from(parts[0].len)), parts[0].len, signed) as u64;
-                0
-            }
-            RetPlan::Regs {
-                parts,
-                count,
-                widen: None,
-            } => {
-                for part in &parts[..count as usize] {
-                    let dst = reg_bytes_mut(regs, part.reg);
-                    core::ptr::copy_nonoverlapping(
-                        ret.add(part.off as usize),
-                        dst,
-                        part.len as usize,
-                    );
-                }
-                0
-            }
-            RetPlan::X87 { count } => {
-                core::ptr::copy_nonoverlapping(ret, regs.st0.as_mut_ptr(), 16);
-                if count == 2 {
-                    core::ptr::copy_nonoverlapping(ret.add(16), regs.st1.as_mut_ptr(), 16);
-                }
-                count as usize
-            }
+            RetPlan::X87 { count } => usize::from(count),
+            _ => 0,
         }
     }
 }

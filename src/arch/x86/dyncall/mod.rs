@@ -68,16 +68,40 @@ pub(crate) type StubEntry = unsafe extern "sysv64" fn(*const u8, *mut u8, *const
 #[repr(C)]
 #[derive(Default)]
 pub(crate) struct RetRegs {
-    rax: u64,
-    rdx: u64,
+    rax: [u8; 8],
+    rdx: [u8; 8],
     xmm0: [u8; 16],
     xmm1: [u8; 16],
     /// x87 st0 (10 bytes used).
     st0: [u8; 16],
     /// x87 st1 (10 bytes used).
     st1: [u8; 16],
+    /// For a call: how many values the callee leaves on the x87 stack (the call
+    /// trampoline stores and pops that many). Unused by closures.
+    x87_count: usize,
     /// Pads to 96 bytes, the size the entries reserve.
-    _pad: [u64; 2],
+    _pad: u64,
+}
+
+impl crate::arch::marshal::RetBlock for RetRegs {
+    fn reg(&mut self, reg: crate::dynamic::plan::RetReg, _len: u8) -> &mut [u8] {
+        use crate::dynamic::plan::RetReg;
+        match reg {
+            RetReg::Int0 => &mut self.rax,
+            RetReg::Int1 => &mut self.rdx,
+            RetReg::Vec0 => &mut self.xmm0,
+            // (The x86_64 classifiers never name Vec2 or Vec3.)
+            RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => &mut self.xmm1,
+        }
+    }
+
+    fn x87(&mut self, index: usize) -> Option<&mut [u8]> {
+        match index {
+            0 => Some(&mut self.st0),
+            1 => Some(&mut self.st1),
+            _ => None,
+        }
+    }
 }
 
 const RET_REGS: usize = size_of::<RetRegs>();
@@ -114,5 +138,3 @@ impl Convention {
         }
     }
 }
-
-pub(super) use crate::arch::marshal::{extend, load_zx};

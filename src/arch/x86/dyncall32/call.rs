@@ -1,5 +1,5 @@
 //! Calls: `closure_ffi_6_call_i386(ctx)` reserves `ctx.frame_size` bytes of stack (probing
-//! each page), has [`marshal`] fill the frame by the plan, loads eax, edx and ecx from the
+//! each page), has [`marshal_call`] fill the frame by the plan, loads eax, edx and ecx from the
 //! frame's register part, points esp at the stack arguments and calls. Whatever the callee
 //! pops (`ret N`), esp is restored from ebp afterwards, so one trampoline serves every
 //! convention. It stores eax and edx, and when the plan says the callee left a value on the
@@ -10,20 +10,11 @@
 use core::ffi::c_void;
 use core::mem::offset_of;
 
-use super::{extend, Convention, RetRegs, FP_F32, FP_F64, FP_NONE, FP_X87};
-use crate::arch::marshal::fill_frame;
+use super::{Convention, RetRegs, FP_F32, FP_F64, FP_NONE, FP_X87};
+use crate::arch::marshal::{marshal_call, store_ret};
 use crate::dynamic::plan::{CallPlan, RetPlan, RetReg};
 
-/// What the call trampoline reads and writes.
-#[repr(C)]
-struct CallCtx {
-    plan: *const CallPlan,
-    avalue: *const *const u8,
-    fun: *const u8,
-    frame_size: usize,
-    rvalue: *mut u8,
-    ret: RetRegs,
-}
+type CallCtx = crate::arch::marshal::CallCtx<RetRegs>;
 
 const CTX_FUN: usize = offset_of!(CallCtx, fun);
 const CTX_FRAME: usize = offset_of!(CallCtx, frame_size);
@@ -83,26 +74,13 @@ asm_function!(
     f32 = const CTX_F32,
     f64 = const CTX_F64,
     x87 = const CTX_X87,
-    marshal = sym marshal,
+    marshal = sym marshal_call::<RetRegs>,
 );
 
 extern "C" {
     // `ctx` is a `*mut CallCtx` (declared untyped: the plan inside is not FFI-safe, and the
     // assembly reads only the fields named by the offsets above).
     fn closure_ffi_6_call_i386(ctx: *mut c_void);
-}
-
-/// Fills a call frame by the plan. Called by the call trampoline.
-///
-/// # Safety
-/// `ctx` is the trampoline's context: its plan, argument values and return buffer are those
-/// `call` checked; `frame` has `plan.frame_size` writable bytes.
-unsafe extern "C" fn marshal(ctx: *const CallCtx, frame: *mut u8) {
-    // SAFETY: see the function's contract, which is `fill_frame`'s.
-    unsafe {
-        let ctx = &*ctx;
-        fill_frame(&*ctx.plan, ctx.avalue, ctx.rvalue, frame);
-    }
 }
 
 /// What the callee leaves on the x87 stack under `ret`.
@@ -135,17 +113,11 @@ pub(crate) unsafe fn call(
     rvalue: *mut u8,
     avalue: *const *const u8,
 ) {
-    let mut ctx = CallCtx {
-        plan,
-        avalue,
-        fun,
-        frame_size: plan.frame_size as usize,
-        rvalue,
-        ret: RetRegs {
-            fp: fp_kind(&plan.ret),
-            ..RetRegs::default()
-        },
+    let ret = RetRegs {
+        fp: fp_kind(&plan.ret),
+        ..RetRegs::default()
     };
+    let mut ctx = CallCtx::new(plan, fun, rvalue, avalue, ret);
     // SAFETY: the trampoline follows the plan, which matches `fun`'s signature by the
     // caller's contract; `ctx` lives across the call.
     unsafe { closure_ffi_6_call_i386((&mut ctx as *mut CallCtx).cast()) };
@@ -154,52 +126,5 @@ pub(crate) unsafe fn call(
     }
     // SAFETY: `rvalue` is large enough for the return type (caller's contract), and the
     // plan's parts lie within it.
-    unsafe { store_ret(&plan.ret, &ctx.ret, rvalue) }
-}
-
-/// Copies the returned registers into the caller's buffer, widening small integers.
-///
-/// # Safety
-/// `rvalue` must be writable for the return type's size (4 bytes for widened integers).
-unsafe fn store_ret(ret: &RetPlan, regs: &RetRegs, rvalue: *mut u8) {
-    // SAFETY: the caller guarantees the buffer; part offsets and lengths come from the plan.
-    unsafe {
-        match *ret {
-            RetPlan::Void | RetPlan::Indirect { .. } => {}
-            RetPlan::Regs {
-                parts,
-                widen: Some(signed),
-                ..
-            } => {
-                let value = extend(regs.eax as usize, parts[0].len, signed) as u32;
-                rvalue.cast::<u32>().write_unaligned(value);
-            }
-            RetPlan::Regs {
-                parts,
-                count,
-                widen: None,
-            } => {
-                for part in &parts[..count as usize] {
-                    let src = reg_bytes(regs, part.reg, part.len);
-                    let len = usize::from(part.len.min(8));
-                    core::ptr::copy_nonoverlapping(src, rvalue.add(part.off as usize), len);
-                }
-            }
-            // fstp stores 10 bytes; the rest of a `long double` is padding.
-            RetPlan::X87 { .. } => core::ptr::copy_nonoverlapping(regs.x87.as_ptr(), rvalue, 10),
-        }
-    }
-}
-
-/// Where the bytes of a returned part are in `regs` (`len` tells a float from a double).
-fn reg_bytes(regs: &RetRegs, reg: RetReg, len: u8) -> *const u8 {
-    match reg {
-        RetReg::Int0 => (&regs.eax as *const u32).cast(),
-        // (The i386 classifier never names Vec1..Vec3.)
-        RetReg::Int1 | RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => {
-            (&regs.edx as *const u32).cast()
-        }
-        RetReg::Vec0 if len == 4 => regs.f32.as_ptr(),
-        RetReg::Vec0 => regs.f64.as_ptr(),
-    }
+    unsafe { store_ret(&plan.ret, &mut ctx.ret, rvalue) }
 }

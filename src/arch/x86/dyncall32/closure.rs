@@ -15,9 +15,9 @@
 use core::mem::offset_of;
 
 use super::call::fp_kind;
-use super::{extend, load_zx, Convention, RetRegs, FP_F32, RET_REGS};
-use crate::arch::marshal::decode_args;
-use crate::dynamic::plan::{ArgSource, CallPlan, RetPlan, RetReg};
+use super::{Convention, RetRegs, FP_F32, RET_REGS};
+use crate::arch::marshal::{decode_args, load_ret};
+use crate::dynamic::plan::{ArgSource, CallPlan};
 
 /// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
 /// by [`decode_and_invoke`].
@@ -188,38 +188,7 @@ unsafe fn decode_and_invoke(
         let regs = &mut *regs;
         regs.pop = plan.callee_pop;
         regs.fp = fp_kind(&plan.ret);
-        match plan.ret {
-            RetPlan::Void => {}
-            RetPlan::Indirect { .. } => regs.eax = ret as u32,
-            RetPlan::Regs {
-                parts,
-                widen: Some(signed),
-                ..
-            } => {
-                let len = parts[0].len.min(4);
-                regs.eax = extend(load_zx(ret, u32::from(len)), len, signed) as u32;
-            }
-            RetPlan::Regs {
-                parts,
-                count,
-                widen: None,
-            } => {
-                for part in &parts[..count as usize] {
-                    let dst = match part.reg {
-                        RetReg::Int0 => (&mut regs.eax as *mut u32).cast::<u8>(),
-                        // (The i386 classifier never names Vec1..Vec3.)
-                        RetReg::Int1 | RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => {
-                            (&mut regs.edx as *mut u32).cast()
-                        }
-                        RetReg::Vec0 if part.len == 4 => regs.f32.as_mut_ptr(),
-                        RetReg::Vec0 => regs.f64.as_mut_ptr(),
-                    };
-                    let len = usize::from(part.len.min(8));
-                    core::ptr::copy_nonoverlapping(ret.add(part.off as usize), dst, len);
-                }
-            }
-            RetPlan::X87 { .. } => core::ptr::copy_nonoverlapping(ret, regs.x87.as_mut_ptr(), 10),
-        }
+        load_ret(&plan.ret, regs, ret);
     }
 }
 

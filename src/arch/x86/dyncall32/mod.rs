@@ -82,8 +82,8 @@ impl Convention {
 #[repr(C)]
 #[derive(Default)]
 pub(crate) struct RetRegs {
-    eax: u32,
-    edx: u32,
+    eax: [u8; 4],
+    edx: [u8; 4],
     /// What the x87 stack holds: [`FP_NONE`], [`FP_F32`], [`FP_F64`] or [`FP_X87`]. For a
     /// call, whether the callee left a value (the trampoline then stores it three ways and
     /// pops it); for a closure, what the entry loads.
@@ -98,6 +98,24 @@ pub(crate) struct RetRegs {
 const RET_REGS: usize = size_of::<RetRegs>();
 const _: () = assert!(RET_REGS == 48);
 
+impl crate::arch::marshal::RetBlock for RetRegs {
+    /// eax, edx, or st(0) as stored as a `float` (`len` 4) or a `double`.
+    fn reg(&mut self, reg: crate::dynamic::plan::RetReg, len: u8) -> &mut [u8] {
+        use crate::dynamic::plan::RetReg;
+        match reg {
+            RetReg::Int0 => &mut self.eax,
+            // (The i386 classifier never names Vec1..Vec3.)
+            RetReg::Int1 | RetReg::Vec1 | RetReg::Vec2 | RetReg::Vec3 => &mut self.edx,
+            RetReg::Vec0 if len == 4 => &mut self.f32,
+            RetReg::Vec0 => &mut self.f64,
+        }
+    }
+
+    fn x87(&mut self, index: usize) -> Option<&mut [u8]> {
+        (index == 0).then_some(&mut self.x87[..])
+    }
+}
+
 /// No x87 value.
 const FP_NONE: u32 = 0;
 /// st(0) holds a `float`.
@@ -106,5 +124,3 @@ const FP_F32: u32 = 1;
 const FP_F64: u32 = 2;
 /// st(0) holds a `long double`.
 const FP_X87: u32 = 3;
-
-pub(super) use crate::arch::marshal::{extend, load_zx};
