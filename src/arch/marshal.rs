@@ -266,6 +266,59 @@ pub(crate) unsafe fn load_ret(ret: &RetPlan, regs: &mut impl RetBlock, value: *c
     }
 }
 
+/// The start of every closure's data, read by the executor's entry (`scratch_bytes` at
+/// offset 0) and by [`invoke_closure`].
+#[repr(C)]
+pub(crate) struct ClosureHeader {
+    /// Bytes of scratch the entry reserves below its save area (a multiple of 16): see
+    /// [`scratch_bytes`].
+    pub scratch_bytes: usize,
+    /// The Cif's plan.
+    pub plan: *const CallPlan,
+    /// Where each argument is found (`nargs` entries, from [`CallPlan::arg_sources`]).
+    pub sources: *const ArgSource,
+    /// The number of arguments.
+    pub nargs: usize,
+    /// Runs the user's callback: `(header, ret, args)`.
+    pub invoke: InvokeFn,
+}
+
+const _: () = assert!(core::mem::offset_of!(ClosureHeader, scratch_bytes) == 0);
+
+/// A closure's callback dispatcher: `(header, ret, args)`; a panic cannot unwind out of it
+/// (it aborts). System V on x86_64 on every host, because compiled closure entries call it
+/// that way; the C convention elsewhere.
+#[cfg(target_arch = "x86_64")]
+pub(crate) type InvokeFn = unsafe extern "sysv64" fn(*const ClosureHeader, *mut u8, *const *mut u8);
+/// A closure's callback dispatcher: `(header, ret, args)`; a panic cannot unwind out of it
+/// (it aborts).
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) type InvokeFn = unsafe extern "C" fn(*const ClosureHeader, *mut u8, *const *mut u8);
+
+/// A closure call, once its entry has saved the argument registers: decodes the arguments
+/// by the plan ([`decode_args`]), runs the callback, and returns the return buffer it
+/// filled, for [`load_ret`].
+///
+/// # Safety
+/// `header` is a live closure's header; `saves`, `stack` and `scratch` are as
+/// [`decode_args`] requires for its plan.
+pub(crate) unsafe fn invoke_closure(
+    header: *const ClosureHeader,
+    saves: *mut u8,
+    stack: *const u8,
+    scratch: *mut u8,
+) -> *mut u8 {
+    // SAFETY: see the function's contract: the header's plan, sources and dispatcher are
+    // the closure's own, alive while it can be called.
+    unsafe {
+        let plan = &*(*header).plan;
+        let sources = core::slice::from_raw_parts((*header).sources, (*header).nargs);
+        let (ret, ptrs) = decode_args(plan, sources, saves, stack, scratch);
+        ((*header).invoke)(header, ret, ptrs);
+        ret
+    }
+}
+
 /// Bytes of a closure's return buffer, at the start of its scratch.
 const RET_BUF: usize = 32;
 

@@ -429,7 +429,7 @@ impl ClosureCallback for RawState {
 }
 
 /// Defines `invoke_state`, a closure's callback runner (the `invoke` of its header), in the
-/// executor's calling convention for it (`dyncall::InvokeFn`).
+/// executor's calling convention for it (`arch::marshal::InvokeFn`).
 macro_rules! invoke_state {
     ($abi:literal) => {
         /// Runs a closure's callback: the `invoke` of its header.

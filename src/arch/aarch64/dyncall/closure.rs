@@ -16,34 +16,10 @@
 //! callback and converts its result into the return registers x0, x1, q0-q3, which the
 //! entry loads before returning.
 
-use core::mem::offset_of;
-
 use super::{Convention, RetRegs, REG_BLOCK, RET_REGS};
-use crate::arch::marshal::{decode_args, load_ret};
-use crate::dynamic::plan::{ArgSource, CallPlan};
+use crate::arch::marshal::{invoke_closure, load_ret};
 
-/// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
-/// by [`decode_and_invoke`].
-#[repr(C)]
-pub(crate) struct ClosureHeader {
-    /// Bytes of scratch the entry reserves below its save area (a multiple of 16):
-    /// see [`scratch_bytes`].
-    pub scratch_bytes: usize,
-    /// The Cif's plan.
-    pub plan: *const CallPlan,
-    /// Where each argument is found (`nargs` entries, from [`CallPlan::arg_sources`]).
-    pub sources: *const ArgSource,
-    /// The number of arguments.
-    pub nargs: usize,
-    /// Runs the user's callback: `(header, ret, args)`.
-    pub invoke: InvokeFn,
-}
-
-/// A closure's callback dispatcher: `(header, ret, args)`; a panic cannot unwind out of it
-/// (it aborts).
-pub(crate) type InvokeFn = unsafe extern "C" fn(*const ClosureHeader, *mut u8, *const *mut u8);
-
-const _: () = assert!(offset_of!(ClosureHeader, scratch_bytes) == 0);
+pub(crate) use crate::arch::marshal::ClosureHeader;
 
 pub(crate) use crate::arch::marshal::scratch_bytes;
 
@@ -177,11 +153,9 @@ unsafe fn decode_and_invoke(
     // `reg_block` they index the save area, past it the caller's stack arguments, which the
     // caller set up for this very signature.
     unsafe {
-        let plan = &*(*header).plan;
-        let sources = core::slice::from_raw_parts((*header).sources, (*header).nargs);
         let saves = regs.cast::<u8>().add(RET_REGS);
-        let (ret, ptrs) = decode_args(plan, sources, saves, stack, scratch);
-        ((*header).invoke)(header, ret, ptrs);
+        let ret = invoke_closure(header, saves, stack, scratch);
+        let plan = &*(*header).plan;
         // The callee need not return an indirect result's address (gcc's do not); x0 = x8
         // is harmless.
         load_ret(&plan.ret, &mut *regs, ret);

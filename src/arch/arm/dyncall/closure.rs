@@ -20,35 +20,11 @@
 //! [`decode_and_invoke`], which builds the argument pointer array by the plan, runs the
 //! callback and converts its result into the return registers the entry then loads.
 
-use core::mem::offset_of;
-
 use super::{Convention, RetRegs, RET_D0, RET_R0, RET_REGS};
 use crate::arch::arm::aapcs32::REG_BLOCK;
-use crate::arch::marshal::{decode_args, load_ret};
-use crate::dynamic::plan::{ArgSource, CallPlan};
+use crate::arch::marshal::{invoke_closure, load_ret};
 
-/// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
-/// by [`decode_and_invoke`].
-#[repr(C)]
-pub(crate) struct ClosureHeader {
-    /// Bytes of scratch the entry reserves below its save area (a multiple of 16):
-    /// see [`scratch_bytes`].
-    pub scratch_bytes: usize,
-    /// The Cif's plan.
-    pub plan: *const CallPlan,
-    /// Where each argument is found (`nargs` entries, from [`CallPlan::arg_sources`]).
-    pub sources: *const ArgSource,
-    /// The number of arguments.
-    pub nargs: usize,
-    /// Runs the user's callback: `(header, ret, args)`.
-    pub invoke: InvokeFn,
-}
-
-/// A closure's callback dispatcher: `(header, ret, args)`; a panic cannot unwind out of it
-/// (it aborts).
-pub(crate) type InvokeFn = unsafe extern "C" fn(*const ClosureHeader, *mut u8, *const *mut u8);
-
-const _: () = assert!(offset_of!(ClosureHeader, scratch_bytes) == 0);
+pub(crate) use crate::arch::marshal::ClosureHeader;
 
 pub(crate) use crate::arch::marshal::scratch_bytes;
 
@@ -179,10 +155,8 @@ unsafe fn decode_and_invoke(
     // the saves: an argument split between r3 and the stack is read in one piece).
     unsafe {
         let plan = &*(*header).plan;
-        let sources = core::slice::from_raw_parts((*header).sources, (*header).nargs);
         let stack = saves.add(plan.reg_block as usize);
-        let (ret, ptrs) = decode_args(plan, sources, saves, stack, scratch);
-        ((*header).invoke)(header, ret, ptrs);
+        let ret = invoke_closure(header, saves, stack, scratch);
         // The entry's area is uninitialized stack: registers the plan does not name come
         // back as zeros, not as what an earlier call left there.
         regs.write(RetRegs::default());

@@ -16,35 +16,14 @@
 use core::mem::offset_of;
 
 use super::{Convention, RetRegs, RET_REGS};
-use crate::arch::marshal::{decode_args, load_ret};
-use crate::dynamic::plan::{ArgSource, CallPlan, RetPlan};
+use crate::arch::marshal::{invoke_closure, load_ret};
+use crate::dynamic::plan::RetPlan;
 
-/// The start of every closure's data, read by the entry (`scratch_bytes` at offset 0) and
-/// by [`decode_and_invoke`].
-#[repr(C)]
-pub(crate) struct ClosureHeader {
-    /// Bytes of scratch the entry reserves below its save area (a multiple of 16):
-    /// see [`scratch_bytes`].
-    pub scratch_bytes: usize,
-    /// The Cif's plan.
-    pub plan: *const CallPlan,
-    /// Where each argument is found (`nargs` entries, from [`CallPlan::arg_sources`]).
-    pub sources: *const ArgSource,
-    /// The number of arguments.
-    pub nargs: usize,
-    /// Runs the user's callback: `(header, ret, args)`.
-    pub invoke: InvokeFn,
-}
-
-/// A closure's callback dispatcher: `(header, ret, args)`. `extern "sysv64"` because
-/// compiled closure entries call it directly; a panic cannot unwind out of it (it aborts).
-pub(crate) type InvokeFn = unsafe extern "sysv64" fn(*const ClosureHeader, *mut u8, *const *mut u8);
+pub(crate) use crate::arch::marshal::ClosureHeader;
 
 /// Offset of `invoke` in the header, used by compiled closure entries.
 pub(crate) const HEADER_INVOKE: usize = offset_of!(ClosureHeader, invoke);
 const _: () = assert!(HEADER_INVOKE == crate::arch::x86::jitcall::HEADER_INVOKE as usize);
-
-const _: () = assert!(offset_of!(ClosureHeader, scratch_bytes) == 0);
 
 pub(crate) use crate::arch::marshal::scratch_bytes;
 
@@ -228,11 +207,9 @@ unsafe fn decode_and_invoke(
     // `reg_block` they index the save area, past it the caller's stack arguments, which the
     // caller set up for this very signature.
     unsafe {
-        let plan = &*(*header).plan;
-        let sources = core::slice::from_raw_parts((*header).sources, (*header).nargs);
         let saves = regs.cast::<u8>().add(RET_REGS);
-        let (ret, ptrs) = decode_args(plan, sources, saves, stack, scratch);
-        ((*header).invoke)(header, ret, ptrs);
+        let ret = invoke_closure(header, saves, stack, scratch);
+        let plan = &*(*header).plan;
         load_ret(&plan.ret, &mut *regs, ret);
         match plan.ret {
             RetPlan::X87 { count } => usize::from(count),
