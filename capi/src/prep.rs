@@ -471,14 +471,34 @@ impl Builder {
             Some(Preset::Union) => Type::union(members)
                 .map(|u| (u, floats))
                 .map_err(|_| FFI_BAD_TYPEDEF),
-            // Integer bytes only (a blob has no floats).
-            Some(Preset::Blob) => Type::array(Type::U8, t.size)
-                .and_then(|bytes| Type::structure([bytes]))
-                .and_then(|blob| blob.aligned(usize::from(t.alignment)))
-                .map(|blob| (blob, false))
-                .map_err(|_| FFI_BAD_TYPEDEF),
+            // Integer units only (a blob has no floats), as wide as the preset alignment
+            // ([`blob_unit`]): an ABI that takes an aggregate's alignment from its members
+            // (32-bit Arm's doubleword rule and AArch64's even register pairs, as gcc
+            // applies them) then sees the preset alignment, which libffi passes by.
+            Some(Preset::Blob) => {
+                let unit = blob_unit(usize::from(t.alignment));
+                Type::array(unit.clone(), t.size / unit.size())
+                    .and_then(|units| Type::structure([units]))
+                    .and_then(|blob| blob.aligned(usize::from(t.alignment)))
+                    .map(|blob| (blob, false))
+                    .map_err(|_| FFI_BAD_TYPEDEF)
+            }
             None => Err(FFI_BAD_TYPEDEF),
         }
+    }
+}
+
+/// The unsigned integer type a blob of preset alignment `align` is made of: as wide as
+/// `align`, up to the widest integer the target's C has (`__int128` on 64-bit targets, 8
+/// bytes on 32-bit ones). [`preset_kind`] checked that `align` divides the size.
+fn blob_unit(align: usize) -> Type {
+    match align {
+        0 | 1 => Type::U8,
+        2 => Type::U16,
+        4 => Type::U32,
+        #[cfg(target_pointer_width = "64")]
+        16.. => Type::U128,
+        _ => Type::U64,
     }
 }
 
@@ -767,5 +787,52 @@ mod tests {
         assert!(!floats);
         assert_eq!((ty.size(), ty.align()), (4 << depth, 4));
         assert_eq!(ty.members()[0].size(), 4 << (depth - 1));
+    }
+
+    #[test]
+    fn blobs_are_made_of_units_as_aligned_as_the_preset() {
+        // Bit-field structs described by their members' types with a preset size of 16,
+        // which neither the members' sequential nor their union layout explains: blobs.
+        // 32-bit Arm takes an aggregate's doubleword alignment from its members (as gcc
+        // does), so the members must carry the preset alignment. 32-bit C has no 16-byte
+        // integer: 8-byte units there.
+        let widest = if cfg!(target_pointer_width = "64") {
+            16
+        } else {
+            8
+        };
+        let cases: [(&[Type], usize, usize); 4] = [
+            (&[Type::I16, Type::I16], 2, 2),
+            (&[Type::I32, Type::I32], 4, 4),
+            (&[Type::I64, Type::I64, Type::I32], 8, 8),
+            (&[Type::I64, Type::I64, Type::I32], 16, widest),
+        ];
+        for (members, align, unit) in cases {
+            let node = FfiType {
+                size: 16,
+                alignment: align as u16,
+                type_: code::STRUCT,
+                elements: core::ptr::null_mut(),
+            };
+            let (blob, floats) = Builder::structure(&node, members.to_vec(), false)
+                .unwrap_or_else(|e| panic!("preset alignment {align}: {e:?}"));
+            assert!(!floats);
+            assert_eq!(
+                (blob.size(), blob.align()),
+                (16, align),
+                "preset alignment {align}"
+            );
+            let units = blob.members()[0].element().expect("an array of units");
+            assert_eq!(units.size(), unit, "preset alignment {align}");
+            // The classifier reads the host's layouts: on i386 an 8-byte integer is
+            // 4-aligned, so the Arm rule is only checked where it is 8-aligned, as on Arm.
+            if Type::U64.align() == 8 {
+                assert_eq!(
+                    closure_ffi::arch::arm::aapcs32::doubleword(&blob),
+                    align >= 8,
+                    "preset alignment {align}"
+                );
+            }
+        }
     }
 }
