@@ -1,6 +1,12 @@
-//! Compiling the C peer with gcc and loading it with `dlopen`.
+//! Compiling the C peer with gcc and loading it (`dlopen`, or `LoadLibraryW` on Windows).
+//!
+//! Under wine, a Windows program cannot wait for the Unix gcc it starts (wine returns no
+//! process handle), so there the test hands the compilation to `scripts/cc-server`, which
+//! `scripts/test-windows` runs next to it: the test writes a request file into the
+//! directory `ABI_FUZZ_CC_SERVER` names and waits for the answer (see [`server`]). On a
+//! real Windows machine with mingw-w64's gcc on PATH, leave the variable unset.
 
-use std::ffi::{c_void, CStr, CString};
+use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::thread;
@@ -11,6 +17,9 @@ const TARGET_FLAGS: &[&str] = if cfg!(target_arch = "x86") {
 } else {
     &[]
 };
+
+/// gcc flags for the objects of a shared library (PE code needs none).
+const PIC_FLAGS: &[&str] = if cfg!(windows) { &[] } else { &["-fPIC"] };
 
 /// The C compiler for the target of the test binary: the host gcc, or on aarch64 and 32-bit
 /// Arm the cross compiler (the test binary runs under qemu-user, which starts host programs
@@ -24,6 +33,9 @@ const GCC: &str = if cfg!(target_arch = "aarch64") {
     "gcc"
 };
 
+/// The shared library's extension.
+const LIB_EXT: &str = if cfg!(windows) { "dll" } else { "so" };
+
 /// A shared library built from generated C sources and loaded into the process.
 pub struct Library {
     handle: *mut c_void,
@@ -33,7 +45,7 @@ pub struct Library {
 
 impl Library {
     /// Writes `sources` (plus `support`) next to each other under the test's temporary
-    /// directory, compiles them in parallel with `gcc -O1 -fPIC`, links them into one shared
+    /// directory, compiles them in parallel with `gcc -O1`, links them into one shared
     /// object and loads it. Panics with gcc's diagnostics if that fails, and if gcc is
     /// missing: this test must not pass without running.
     pub fn build(name: &str, support: &str, sources: &[String]) -> Self {
@@ -41,53 +53,21 @@ impl Library {
         std::fs::create_dir_all(&dir).expect("create the temporary directory");
         let stem = dir.join(format!("{name}-{}", std::process::id()));
         let mut files = Vec::new();
-        let mut objects = Vec::new();
         for (k, text) in std::iter::once(support)
             .chain(sources.iter().map(String::as_str))
             .enumerate()
         {
             let c = stem.with_extension(format!("{k}.c"));
             std::fs::write(&c, text).expect("write a C source");
-            objects.push(c.with_extension("o"));
             files.push(c);
         }
-        let jobs = thread::available_parallelism().map_or(2, |n| n.get());
-        for batch in files.iter().zip(&objects).collect::<Vec<_>>().chunks(jobs) {
-            let children: Vec<_> = batch
-                .iter()
-                .map(|(c, o)| {
-                    let mut cmd = Command::new(GCC);
-                    cmd.args(TARGET_FLAGS)
-                        .args(["-O1", "-fPIC", "-Wno-psabi", "-c", "-o"])
-                        .arg(o)
-                        .arg(c);
-                    (cmd, c)
-                })
-                .map(|(mut cmd, c)| (spawn(&mut cmd), c))
-                .collect();
-            for (child, c) in children {
-                let output = child.wait_with_output().expect("wait for gcc");
-                check_output(&output, &format!("gcc -O1 -fPIC -c {}", c.display()));
-            }
+        let lib = stem.with_extension(LIB_EXT);
+        match server::directory() {
+            Some(requests) => server::compile(&requests, &files, &lib),
+            None => compile(&files, &lib),
         }
-        let so = stem.with_extension("so");
-        let mut link = Command::new(GCC);
-        link.args(TARGET_FLAGS)
-            .args(["-shared", "-o"])
-            .arg(&so)
-            .args(&objects);
-        let output = spawn(&mut link).wait_with_output().expect("wait for gcc");
-        check_output(&output, "gcc -shared (link)");
-        for object in &objects {
-            let _ = std::fs::remove_file(object);
-        }
-        files.push(so.clone());
-
-        let path = CString::new(so.as_os_str().as_encoded_bytes()).expect("a path without NUL");
-        // SAFETY: `path` is a NUL-terminated path to a library we just built; its only
-        // initialisers are gcc's defaults.
-        let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-        assert!(!handle.is_null(), "dlopen {}: {}", so.display(), dl_error());
+        files.push(lib.clone());
+        let handle = os::open(&lib);
         Self {
             handle,
             stem,
@@ -97,14 +77,10 @@ impl Library {
 
     /// The address of `symbol`; panics if it is missing.
     pub fn symbol(&self, symbol: &str) -> *mut c_void {
-        let name = CString::new(symbol).expect("a symbol name without NUL");
-        // SAFETY: `handle` is a live dlopen handle and `name` is NUL-terminated.
-        let addr = unsafe { libc::dlsym(self.handle, name.as_ptr()) };
-        assert!(!addr.is_null(), "dlsym {symbol}: {}", dl_error());
-        addr
+        os::symbol(self.handle, symbol)
     }
 
-    /// Where the sources and the shared object are (`<stem>.<n>.c`, `<stem>.so`).
+    /// Where the sources and the shared object are (`<stem>.<n>.c`, `<stem>.so`/`.dll`).
     pub fn location(&self) -> String {
         format!("{}.*", self.stem.display())
     }
@@ -114,6 +90,45 @@ impl Library {
         for file in &self.files {
             let _ = std::fs::remove_file(file);
         }
+    }
+}
+
+/// Compiles `sources` with [`GCC`] in parallel and links them into `lib`.
+fn compile(sources: &[PathBuf], lib: &Path) {
+    let objects: Vec<PathBuf> = sources.iter().map(|c| c.with_extension("o")).collect();
+    let jobs = thread::available_parallelism().map_or(2, |n| n.get());
+    for batch in sources
+        .iter()
+        .zip(&objects)
+        .collect::<Vec<_>>()
+        .chunks(jobs)
+    {
+        let children: Vec<_> = batch
+            .iter()
+            .map(|(c, o)| {
+                let mut cmd = Command::new(GCC);
+                cmd.args(TARGET_FLAGS)
+                    .args(PIC_FLAGS)
+                    .args(["-O1", "-Wno-psabi", "-c", "-o"])
+                    .arg(o)
+                    .arg(c);
+                (spawn(&mut cmd), c)
+            })
+            .collect();
+        for (child, c) in children {
+            let output = child.wait_with_output().expect("wait for gcc");
+            check_output(&output, &format!("gcc -O1 -c {}", c.display()));
+        }
+    }
+    let mut link = Command::new(GCC);
+    link.args(TARGET_FLAGS)
+        .args(["-shared", "-o"])
+        .arg(lib)
+        .args(&objects);
+    let output = spawn(&mut link).wait_with_output().expect("wait for gcc");
+    check_output(&output, "gcc -shared (link)");
+    for object in &objects {
+        let _ = std::fs::remove_file(object);
     }
 }
 
@@ -140,15 +155,160 @@ fn check_output(output: &Output, what: &str) {
     }
 }
 
-fn dl_error() -> String {
-    // SAFETY: dlerror returns null or a NUL-terminated message valid until the next dl call
-    // on this thread; it is copied at once.
-    unsafe {
-        let msg = libc::dlerror();
-        if msg.is_null() {
-            "unknown error".to_owned()
-        } else {
-            CStr::from_ptr(msg).to_string_lossy().into_owned()
+/// The compile server's protocol (`scripts/cc-server` is the other side).
+///
+/// A request is a file `<name>.request` in the server's directory: its first line is the
+/// library to make, the others the C sources, one path a line. It is written under another
+/// name and renamed, so the server never reads half of one. The server compiles the sources
+/// with the target's gcc at `-O1`, links them, writes gcc's output to `<name>.log` and
+/// then, by rename again, the exit status to `<name>.status`.
+mod server {
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
+
+    /// How long to wait for the server: a 1200-signature peer compiles in about a minute on
+    /// two cores; this only keeps a missing server from hanging the test for ever.
+    const PATIENCE: Duration = Duration::from_secs(900);
+
+    /// The directory `ABI_FUZZ_CC_SERVER` names, if it is set.
+    pub fn directory() -> Option<PathBuf> {
+        std::env::var_os("ABI_FUZZ_CC_SERVER")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    }
+
+    pub fn compile(requests: &Path, sources: &[PathBuf], lib: &Path) {
+        let name = lib
+            .file_stem()
+            .expect("the library has a name")
+            .to_string_lossy()
+            .into_owned();
+        let mut text = format!("{}\n", lib.display());
+        for c in sources {
+            text.push_str(&format!("{}\n", c.display()));
         }
+        let request = requests.join(format!("{name}.request"));
+        let partial = requests.join(format!("{name}.partial"));
+        let status = requests.join(format!("{name}.status"));
+        let log = requests.join(format!("{name}.log"));
+        // An earlier process with the same id may have left its answer behind.
+        let _ = std::fs::remove_file(&status);
+        let _ = std::fs::remove_file(&log);
+        std::fs::create_dir_all(requests).expect("create the compile server's directory");
+        std::fs::write(&partial, text).expect("write the compile request");
+        std::fs::rename(&partial, &request).expect("post the compile request");
+        let start = Instant::now();
+        let code = loop {
+            if let Ok(text) = std::fs::read_to_string(&status) {
+                break text.trim().to_owned();
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "no answer from the compile server in {} s to {}: is scripts/cc-server \
+                 running on that directory (ABI_FUZZ_CC_SERVER)?",
+                PATIENCE.as_secs(),
+                request.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let output = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&status);
+        let _ = std::fs::remove_file(&log);
+        let head: Vec<&str> = output.lines().take(40).collect();
+        assert_eq!(
+            code,
+            "0",
+            "the compile server's gcc failed:\n{}",
+            head.join("\n")
+        );
+    }
+}
+
+#[cfg(unix)]
+mod os {
+    use std::ffi::{c_void, CStr, CString};
+    use std::path::Path;
+
+    pub fn open(lib: &Path) -> *mut c_void {
+        let path = CString::new(lib.as_os_str().as_encoded_bytes()).expect("a path without NUL");
+        // SAFETY: `path` is a NUL-terminated path to a library we just built; its only
+        // initialisers are gcc's defaults.
+        let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        assert!(!handle.is_null(), "dlopen {}: {}", lib.display(), error());
+        handle
+    }
+
+    pub fn symbol(handle: *mut c_void, symbol: &str) -> *mut c_void {
+        let name = CString::new(symbol).expect("a symbol name without NUL");
+        // SAFETY: `handle` is a live dlopen handle and `name` is NUL-terminated.
+        let addr = unsafe { libc::dlsym(handle, name.as_ptr()) };
+        assert!(!addr.is_null(), "dlsym {symbol}: {}", error());
+        addr
+    }
+
+    fn error() -> String {
+        // SAFETY: dlerror returns null or a NUL-terminated message valid until the next dl
+        // call on this thread; it is copied at once.
+        unsafe {
+            let msg = libc::dlerror();
+            if msg.is_null() {
+                "unknown error".to_owned()
+            } else {
+                CStr::from_ptr(msg).to_string_lossy().into_owned()
+            }
+        }
+    }
+}
+
+#[cfg(windows)]
+mod os {
+    use std::ffi::{c_char, c_void, CString};
+    use std::os::windows::ffi::OsStrExt;
+    use std::path::Path;
+
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn LoadLibraryW(name: *const u16) -> *mut c_void;
+        fn GetProcAddress(module: *mut c_void, name: *const c_char) -> *mut c_void;
+        fn GetLastError() -> u32;
+    }
+
+    pub fn open(lib: &Path) -> *mut c_void {
+        // LoadLibraryW wants backslashes (the directory comes from cargo with slashes).
+        let wide: Vec<u16> = lib
+            .as_os_str()
+            .encode_wide()
+            .map(|c| {
+                if c == u16::from(b'/') {
+                    u16::from(b'\\')
+                } else {
+                    c
+                }
+            })
+            .chain([0])
+            .collect();
+        // SAFETY: `wide` is a NUL-terminated path to a library we just built; its only
+        // initialisers are mingw's defaults.
+        let handle = unsafe { LoadLibraryW(wide.as_ptr()) };
+        if handle.is_null() {
+            panic!("LoadLibraryW {}: error {}", lib.display(), last_error());
+        }
+        handle
+    }
+
+    pub fn symbol(handle: *mut c_void, symbol: &str) -> *mut c_void {
+        let name = CString::new(symbol).expect("a symbol name without NUL");
+        // SAFETY: `handle` is a live module handle and `name` is NUL-terminated.
+        let addr = unsafe { GetProcAddress(handle, name.as_ptr()) };
+        if addr.is_null() {
+            panic!("GetProcAddress {symbol}: error {}", last_error());
+        }
+        addr
+    }
+
+    /// The calling thread's last Windows error code.
+    fn last_error() -> u32 {
+        // SAFETY: GetLastError has no preconditions.
+        unsafe { GetLastError() }
     }
 }
