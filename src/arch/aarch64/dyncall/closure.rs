@@ -12,7 +12,7 @@
 //! x16 and x17 (IP0, IP1) are the registers AAPCS64 gives veneers: no argument travels in
 //! them, so the trampoline leaves x0-x8 and q0-q7 alone. The entry saves them in the plan's
 //! register-part layout, reserves the header's scratch size and calls
-//! [`decode_and_invoke`], which builds the argument pointer array by the plan, runs the
+//! [`closure_inner_aapcs64`], which builds the argument pointer array by the plan, runs the
 //! callback and converts its result into the return registers x0, x1, q0-q3, which the
 //! entry loads before returning.
 
@@ -121,29 +121,15 @@ fn encode_trampoline(header: u64, entry: u64) -> [u8; TRAMPOLINE_SIZE] {
     code
 }
 
-/// The closure entry's Rust half.
-///
-/// # Safety
-/// Called only by `closure_ffi_6_closure_aapcs64` with its frame (see
-/// [`decode_and_invoke`]).
-unsafe extern "C" fn closure_inner_aapcs64(
-    header: *const ClosureHeader,
-    regs: *mut RetRegs,
-    stack: *const u8,
-    scratch: *mut u8,
-) {
-    // SAFETY: forwarded: the entry passes its own frame.
-    unsafe { decode_and_invoke(header, regs, stack, scratch) }
-}
-
-/// Builds the argument pointers by the plan, runs the callback and stores its result into
-/// `regs`.
+/// The closure entry's Rust half, called by `closure_ffi_6_closure_aapcs64` with its
+/// frame: builds the argument pointers by the plan, runs the callback and stores its result
+/// into `regs`.
 ///
 /// # Safety
 /// `header` is a live closure's header; `regs` is followed by the register save area in the
 /// plan's register-part layout; `stack` is the caller's first stack argument; `scratch` has
 /// `header.scratch_bytes` writable bytes, 16-aligned.
-unsafe fn decode_and_invoke(
+unsafe extern "C" fn closure_inner_aapcs64(
     header: *const ClosureHeader,
     regs: *mut RetRegs,
     stack: *const u8,

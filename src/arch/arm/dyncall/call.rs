@@ -8,7 +8,7 @@ use core::ffi::c_void;
 use core::mem::offset_of;
 
 use super::{Convention, RetRegs, RET_D0, RET_R0};
-use crate::arch::marshal::{marshal_call, store_ret};
+use crate::arch::marshal::{call_by_plan, marshal_call};
 use crate::dynamic::plan::CallPlan;
 
 type CallCtx = crate::arch::marshal::CallCtx<RetRegs>;
@@ -77,14 +77,15 @@ pub(crate) unsafe fn call(
     rvalue: *mut u8,
     avalue: *const *const u8,
 ) {
-    let mut ctx = CallCtx::new(plan, fun, rvalue, avalue, RetRegs::default());
-    // SAFETY: the trampoline follows the plan, which matches `fun`'s signature by the
-    // caller's contract; `ctx` lives across the call.
-    unsafe { closure_ffi_6_call_arm((&mut ctx as *mut CallCtx).cast()) };
-    if rvalue.is_null() {
-        return;
+    // SAFETY: the executor's own trampoline; the rest is the caller's contract.
+    unsafe {
+        call_by_plan(
+            closure_ffi_6_call_arm,
+            plan,
+            fun,
+            rvalue,
+            avalue,
+            RetRegs::default(),
+        )
     }
-    // SAFETY: `rvalue` is large enough for the return type (caller's contract), and the
-    // plan's parts lie within it.
-    unsafe { store_ret(&plan.ret, &mut ctx.ret, rvalue) }
 }

@@ -17,7 +17,7 @@
 //!
 //! The entry pushes r0..r3 and then d0..d7 right below the caller's stack arguments, which
 //! is the plan's frame layout (`aapcs32.rs`), reserves the header's scratch size and calls
-//! [`decode_and_invoke`], which builds the argument pointer array by the plan, runs the
+//! [`closure_inner_arm`], which builds the argument pointer array by the plan, runs the
 //! callback and converts its result into the return registers the entry then loads.
 
 use super::{Convention, RetRegs, RET_D0, RET_R0, RET_REGS};
@@ -122,29 +122,15 @@ fn encode_trampoline(thumb: bool, header: u32, entry: u32) -> [u8; TRAMPOLINE_SI
     code
 }
 
-/// The closure entry's Rust half.
-///
-/// # Safety
-/// Called only by `closure_ffi_6_closure_arm` with its frame (see [`decode_and_invoke`]).
-unsafe extern "C" fn closure_inner_arm(
-    header: *const ClosureHeader,
-    regs: *mut RetRegs,
-    saves: *mut u8,
-    scratch: *mut u8,
-) {
-    // SAFETY: forwarded: the entry passes its own frame.
-    unsafe { decode_and_invoke(header, regs, saves, scratch) }
-}
-
-/// Builds the argument pointers by the plan, runs the callback and stores its result into
+/// The closure entry's Rust half, called by `closure_ffi_6_closure_arm` with its frame:
+/// builds the argument pointers by the plan, runs the callback and stores its result into
 /// `regs`.
 ///
 /// # Safety
 /// `header` is a live closure's header; `saves` is the register part in the plan's layout,
 /// directly followed by the caller's stack arguments; `regs` is writable (uninitialized);
-/// `scratch` has
-/// `header.scratch_bytes` writable bytes, 16-aligned.
-unsafe fn decode_and_invoke(
+/// `scratch` has `header.scratch_bytes` writable bytes, 16-aligned.
+unsafe extern "C" fn closure_inner_arm(
     header: *const ClosureHeader,
     regs: *mut RetRegs,
     saves: *mut u8,

@@ -10,7 +10,7 @@ use core::ffi::c_void;
 use core::mem::offset_of;
 
 use super::{Convention, RetRegs};
-use crate::arch::marshal::{marshal_call, store_ret};
+use crate::arch::marshal::{call_by_plan, marshal_call, CallTrampoline};
 use crate::dynamic::plan::{CallPlan, RetPlan};
 
 /// What a call trampoline reads and writes.
@@ -217,21 +217,12 @@ pub(crate) unsafe fn call_generic(
         x87_count,
         ..RetRegs::default()
     };
-    let mut ctx = CallCtx::new(plan, fun, rvalue, avalue, ret);
-    // SAFETY: the trampolines follow the plan, which matches `fun`'s signature by the
-    // caller's contract; `ctx` lives across the call.
-    unsafe {
-        match conv {
-            Convention::SysV64 => closure_ffi_6_call_sysv64((&mut ctx as *mut CallCtx).cast()),
-            Convention::Win64 => closure_ffi_6_call_win64((&mut ctx as *mut CallCtx).cast()),
-        }
-    }
-    if rvalue.is_null() {
-        return;
-    }
-    // SAFETY: `rvalue` is large enough for the return type (caller's contract), and the
-    // plan's parts lie within it.
-    unsafe { store_ret(&plan.ret, &mut ctx.ret, rvalue) }
+    let trampoline: CallTrampoline = match conv {
+        Convention::SysV64 => closure_ffi_6_call_sysv64,
+        Convention::Win64 => closure_ffi_6_call_win64,
+    };
+    // SAFETY: the convention's own trampoline; the rest is the caller's contract.
+    unsafe { call_by_plan(trampoline, plan, fun, rvalue, avalue, ret) }
 }
 
 /// The System V fast path: Rust itself loads the argument registers, by calling `fun`

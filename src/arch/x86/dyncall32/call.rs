@@ -11,7 +11,7 @@ use core::ffi::c_void;
 use core::mem::offset_of;
 
 use super::{Convention, RetRegs, FP_F32, FP_F64, FP_NONE, FP_X87};
-use crate::arch::marshal::{marshal_call, store_ret};
+use crate::arch::marshal::{call_by_plan, marshal_call};
 use crate::dynamic::plan::{CallPlan, RetPlan, RetReg};
 
 type CallCtx = crate::arch::marshal::CallCtx<RetRegs>;
@@ -117,14 +117,6 @@ pub(crate) unsafe fn call(
         fp: fp_kind(&plan.ret),
         ..RetRegs::default()
     };
-    let mut ctx = CallCtx::new(plan, fun, rvalue, avalue, ret);
-    // SAFETY: the trampoline follows the plan, which matches `fun`'s signature by the
-    // caller's contract; `ctx` lives across the call.
-    unsafe { closure_ffi_6_call_i386((&mut ctx as *mut CallCtx).cast()) };
-    if rvalue.is_null() {
-        return;
-    }
-    // SAFETY: `rvalue` is large enough for the return type (caller's contract), and the
-    // plan's parts lie within it.
-    unsafe { store_ret(&plan.ret, &mut ctx.ret, rvalue) }
+    // SAFETY: the executor's own trampoline; the rest is the caller's contract.
+    unsafe { call_by_plan(closure_ffi_6_call_i386, plan, fun, rvalue, avalue, ret) }
 }

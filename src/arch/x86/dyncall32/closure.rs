@@ -7,7 +7,7 @@
 //!
 //! Pushing the header leaves eax, edx and ecx alone: the register convention uses all
 //! three. The entry saves them in the plan's register-part layout, reserves the header's
-//! scratch size and calls [`decode_and_invoke`], which builds the argument pointer array by
+//! scratch size and calls [`closure_inner_i386`], which builds the argument pointer array by
 //! the plan, runs the callback and converts its result into return registers, the x87
 //! value to load and the number of argument bytes to pop. The entry then returns with that
 //! pop (a `ret N` whose N comes from the plan), having dropped the header slot as well.
@@ -127,28 +127,15 @@ fn encode_trampoline(rx: u32, header: u32, entry: u32) -> [u8; TRAMPOLINE_SIZE] 
     code
 }
 
-/// The closure entry's Rust half.
-///
-/// # Safety
-/// Called only by `closure_ffi_6_closure_i386` with its frame (see [`decode_and_invoke`]).
-unsafe extern "C" fn closure_inner_i386(
-    header: *const ClosureHeader,
-    regs: *mut RetRegs,
-    stack: *const u8,
-    scratch: *mut u8,
-) {
-    // SAFETY: forwarded: the entry passes its own frame.
-    unsafe { decode_and_invoke(header, regs, stack, scratch) }
-}
-
-/// Builds the argument pointers by the plan, runs the callback and stores its result, the
+/// The closure entry's Rust half, called by `closure_ffi_6_closure_i386` with its frame:
+/// builds the argument pointers by the plan, runs the callback and stores its result, the
 /// x87 kind and the pop count into `regs`.
 ///
 /// # Safety
 /// `header` is a live closure's header; `regs` is followed by the register save area in the
 /// plan's register-part layout; `stack` is the caller's first stack argument; `scratch` has
 /// `header.scratch_bytes` writable bytes, 16-aligned.
-unsafe fn decode_and_invoke(
+unsafe extern "C" fn closure_inner_i386(
     header: *const ClosureHeader,
     regs: *mut RetRegs,
     stack: *const u8,
