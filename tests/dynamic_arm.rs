@@ -16,8 +16,10 @@
 use core::ffi::c_void;
 use std::cell::RefCell;
 
+use closure_ffi::dynamic::plan::ValueTypeError;
 use closure_ffi::dynamic::{
-    Abi, Args, CType, Cif, Closure, CodePtr, Complex, Ret, Type, TypedCif, TypedClosure,
+    Abi, Args, CType, Cif, CifError, Closure, CodePtr, Complex, LongDouble, Ret, Type, TypedCif,
+    TypedClosure, TypedClosureError,
 };
 // Links the C peer (test-support/c/dynamic_arm.c).
 use closure_ffi_test_support as _;
@@ -936,4 +938,42 @@ fn typed_calls_and_closures_agree_with_llvm() {
         (a + f64::from(b) - f64::from(c) + d * 2.0 - e as f64 + f64::from(f) * 3.0 + g
             - f64::from(h) + i * 0.5 + f64::from(j) - k + f64::from(l)) as f32
     } with (1.0, 2.0, 255, -3.5, 1 << 33, 0.25, 8.0, -1.0, 6.0, 4_000_000_000, 0.5, 9.0));
+}
+
+/// `long double` is a `double` here, `LongDouble` an 8-byte struct to Rust. The base
+/// standard passes both in an even core pair, so a typed signature may take one; every
+/// other place where the two go differently is refused.
+#[test]
+fn typed_long_double_only_where_rust_passes_it_like_c() {
+    extern "aapcs" fn scaled(k: i32, x: LongDouble) -> f64 {
+        f64::from(k) * x.to_f64()
+    }
+    let x = LongDouble::from_f64(-2.75);
+    let cif = TypedCif::<extern "aapcs" fn(i32, LongDouble) -> f64>::new().unwrap();
+    // SAFETY: `scaled` has the signature.
+    assert_eq!(unsafe { cif.call(scaled, (3, x)) }, -8.25);
+    let closure = TypedClosure::<extern "aapcs" fn(i32, LongDouble) -> f64, _>::new(
+        |k: i32, x: LongDouble| f64::from(k) * x.to_f64(),
+    )
+    .unwrap();
+    // SAFETY: the closure outlives the call.
+    assert_eq!(unsafe { (closure.fn_ptr())(5, x) }, -13.75);
+
+    let refused = ValueTypeError::NoRustEquivalent;
+    let arg = CifError::BadArgType {
+        index: 1,
+        reason: refused,
+    };
+    let ret = CifError::BadReturnType(refused);
+    // VFP passes it in d registers, both ways.
+    let err = TypedCif::<extern "C" fn(i32, LongDouble) -> f64>::new().unwrap_err();
+    assert_eq!(err, arg);
+    let err = TypedCif::<extern "C" fn(f64) -> LongDouble>::new().unwrap_err();
+    assert_eq!(err, ret);
+    // The base standard returns it in r0:r1.
+    let err = TypedCif::<extern "aapcs" fn(f64) -> LongDouble>::new().unwrap_err();
+    assert_eq!(err, ret);
+    let closure =
+        TypedClosure::<extern "aapcs" fn(f64) -> LongDouble, _>::new(LongDouble::from_f64);
+    assert!(matches!(closure, Err(TypedClosureError::Cif(e)) if e == ret));
 }

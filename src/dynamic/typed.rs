@@ -70,9 +70,10 @@ unsafe impl<T: 'static> CType for *mut T {
 ///
 /// It describes `long double` in Cifs and closure arguments. It cannot stand for one in a
 /// Rust function-pointer type on x86_64 System V and on aarch64 (Rust would pass it as a
-/// 16-byte struct, C passes it in memory or in a q register), nor as an i386 return type
-/// (Rust returns it through memory, C in st(0)), so [`TypedCif`] and [`TypedClosure`]
-/// refuse such signatures.
+/// 16-byte struct, C passes it in memory or in a q register) or in 32-bit Arm's VFP variant
+/// (C passes it in d registers), nor as a return type on i386 (Rust returns it through
+/// memory, C in st(0)) or in Arm's base standard (C returns it in r0:r1), so [`TypedCif`]
+/// and [`TypedClosure`] refuse such signatures.
 ///
 /// Rust has no such type; [`from_f64`](LongDouble::from_f64) converts exactly and
 /// [`to_f64`](LongDouble::to_f64) rounds to nearest.
@@ -533,29 +534,12 @@ impl<S: FnSig> TypedCif<S> {
     /// # Errors
     /// [`CifError`] if a type of `S` cannot be passed by value (an over-aligned struct), or
     /// if Rust passes a type of `S` differently from C ([`ValueTypeError::NoRustEquivalent`]:
-    /// a `long double` on x86_64 System V and aarch64; a `long double` or `_Complex float` return on
+    /// a `long double` on x86_64 System V, aarch64 and 32-bit Arm's VFP variant; a `long
+    /// double` return in Arm's base standard; a `long double` or `_Complex float` return on
     /// i386).
     pub fn new() -> Result<Self, CifError> {
         let (args, ret) = (S::arg_types(), S::Ret::ffi_type());
-        let reason = ValueTypeError::NoRustEquivalent;
-        // System V and AAPCS64: Rust passes LongDouble as a 16-byte struct, C passes
-        // `long double` as x87 in memory (System V) or in a q register (AAPCS64).
-        if matches!(S::ABI, Abi::SysV64 | Abi::Aapcs64) {
-            if let Some(index) = args.iter().position(has_long_double) {
-                return Err(CifError::BadArgType { index, reason });
-            }
-            if has_long_double(&ret) {
-                return Err(CifError::BadReturnType(reason));
-            }
-        }
-        // i386: Rust returns every struct through memory, C returns `long double` in st(0)
-        // and `_Complex float` in eax:edx.
-        if cfg!(target_arch = "x86")
-            && (ret.kind() == super::TypeKind::LongDouble
-                || (ret.kind() == super::TypeKind::Complex && ret.size() <= 8))
-        {
-            return Err(CifError::BadReturnType(reason));
-        }
+        check_rust_equivalent(S::ABI, &args, &ret)?;
         #[allow(unused_mut)]
         let mut cif = Cif::new(S::ABI, args, ret)?;
         #[cfg(feature = "global_jit_alloc")]
@@ -589,8 +573,42 @@ impl<S: FnSig> TypedCif<S> {
     }
 }
 
-/// Whether `ty` contains a `long double`, which Rust function-pointer types cannot express
-/// on System V (see [`ValueTypeError::NoRustEquivalent`]).
+/// Refuses a signature whose Rust function-pointer type passes a value where C does not
+/// ([`ValueTypeError::NoRustEquivalent`]): `LongDouble` is a struct of bytes to Rust, and C
+/// passes `long double` by rules of its own.
+fn check_rust_equivalent(abi: Abi, args: &[Type], ret: &Type) -> Result<(), CifError> {
+    let reason = ValueTypeError::NoRustEquivalent;
+    let is_long_double = ret.kind() == super::TypeKind::LongDouble;
+    // (Whether arguments can differ, whether this return differs.)
+    let (args_differ, ret_differs) = match abi {
+        // Rust passes LongDouble as a 16-byte struct; C passes `long double` as x87 in memory
+        // (System V) or in a q register (AAPCS64), alone or in an HFA. 32-bit Arm's VFP
+        // variant: `long double` is a `double`, passed and returned in d registers, where
+        // Rust uses core registers or memory for the 8-byte struct.
+        Abi::SysV64 | Abi::Aapcs64 | Abi::Vfp => (true, has_long_double(ret)),
+        // Arm's base standard passes both in an even core pair, but returns the double in
+        // r0:r1 and the struct through memory.
+        Abi::Aapcs => (false, is_long_double),
+        // i386: Rust returns every struct through memory, C returns `long double` in st(0)
+        // and `_Complex float` in eax:edx.
+        _ if cfg!(target_arch = "x86") => (
+            false,
+            is_long_double || (ret.kind() == super::TypeKind::Complex && ret.size() <= 8),
+        ),
+        _ => (false, false),
+    };
+    if args_differ {
+        if let Some(index) = args.iter().position(has_long_double) {
+            return Err(CifError::BadArgType { index, reason });
+        }
+    }
+    if ret_differs {
+        return Err(CifError::BadReturnType(reason));
+    }
+    Ok(())
+}
+
+/// Whether `ty` contains a `long double` anywhere (see [`check_rust_equivalent`]).
 fn has_long_double(ty: &Type) -> bool {
     let mut found = false;
     ty.for_each_scalar(0, &mut |_, kind| {
