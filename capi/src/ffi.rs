@@ -8,6 +8,8 @@ use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_uint, c_ushort, c_void};
 use core::mem::{offset_of, size_of};
 
+use closure_ffi::dynamic::LongDouble;
+
 /// `ffi_status`.
 pub type FfiStatus = c_uint;
 pub const FFI_OK: FfiStatus = 0;
@@ -123,19 +125,12 @@ pub const TRAMPOLINE_SIZE: usize = 24;
 #[cfg(target_arch = "arm")]
 pub const TRAMPOLINE_SIZE: usize = 12;
 
-/// `FFI_NATIVE_RAW_API`: 0 on x86_64 and aarch64 (a raw closure carries `translate_args` and
-/// `this_closure`), 1 on i386 (it does not, and the Java raw call and closures are absent).
-pub const NATIVE_RAW_API: bool = cfg!(target_arch = "x86");
-
 /// `ffi_closure`. C declares it `aligned(8)` on a typedef, which raises the alignment but
-/// does not pad the size: 56 bytes on x86_64, 48 on aarch64, 28 on i386 (where Rust cannot
+/// does not pad the size: 56 bytes on x86_64, 48 on aarch64, 24 on 32-bit Arm, 28 on i386 (where Rust cannot
 /// express "size 28, alignment 8", so the struct is 4-aligned; the library never needs
 /// more).
-#[cfg_attr(
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    repr(C, align(8))
-)]
-#[cfg_attr(target_arch = "x86", repr(C))]
+#[repr(C)]
+#[cfg_attr(not(target_arch = "x86"), repr(align(8)))]
 pub struct FfiClosure {
     pub tramp: [u8; TRAMPOLINE_SIZE],
     pub cif: *mut FfiCif,
@@ -144,7 +139,7 @@ pub struct FfiClosure {
 }
 
 /// One `ffi_raw` (also `ffi_java_raw`): a union of one `ffi_arg` (8 bytes on x86_64 and
-/// aarch64, 4 on i386).
+/// aarch64, 4 on i386 and 32-bit Arm).
 pub type FfiRaw = FfiArg;
 
 /// A raw closure callback: `fun(cif, ret, raw_args, user_data)`.
@@ -154,11 +149,8 @@ pub type RawFun = unsafe extern "C" fn(*mut FfiCif, *mut c_void, *mut FfiRaw, *m
 /// so that `translate_args` and `this_closure` sit where an `ffi_closure` has `fun` and
 /// `user_data`; on i386
 /// (`FFI_NATIVE_RAW_API`) without those two, so `fun` and `user_data` sit there instead.
-#[cfg_attr(
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    repr(C, align(8))
-)]
-#[cfg_attr(target_arch = "x86", repr(C))]
+#[repr(C)]
+#[cfg_attr(not(target_arch = "x86"), repr(align(8)))]
 pub struct FfiRawClosure {
     pub tramp: [u8; TRAMPOLINE_SIZE],
     pub cif: *mut FfiCif,
@@ -215,6 +207,8 @@ const _: () = {
     assert!(size_of::<FfiType>() == 12);
     assert!(size_of::<FfiCif>() == 48);
     assert!(size_of::<FfiClosure>() == 24);
+    assert!(core::mem::align_of::<FfiClosure>() == 8);
+    assert!(core::mem::align_of::<FfiRawClosure>() == 8);
     assert!(offset_of!(FfiClosure, cif) == 12);
     assert!(offset_of!(FfiClosure, fun) == 16);
     assert!(offset_of!(FfiClosure, user_data) == 20);
@@ -293,17 +287,16 @@ macro_rules! type_objects {
 }
 
 /// Alignment of 64-bit integers and `double` (in aggregates): 8 on x86_64, 4 on i386.
-const ALIGN_64: u16 = core::mem::align_of::<u64>() as u16;
-/// Size and alignment of `long double`: the x87 format in 16/16 on x86_64 and 12/4 on
-/// i386; IEEE binary128 in 16/16 on aarch64.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub const LONG_DOUBLE: (usize, u16) = (16, 16);
-#[cfg(target_arch = "x86")]
-pub const LONG_DOUBLE: (usize, u16) = (12, 4);
-/// 32-bit Arm: `long double` is `double`.
-#[cfg(target_arch = "arm")]
-pub const LONG_DOUBLE: (usize, u16) = (8, 8);
-const PTR: usize = size_of::<*const c_void>();
+pub(crate) const ALIGN_64: u16 = core::mem::align_of::<u64>() as u16;
+/// Size and alignment of `long double`, as the dynamic layer's [`LongDouble`] has them: the
+/// x87 format in 16/16 on x86_64 and 12/4 on i386; IEEE binary128 in 16/16 on aarch64;
+/// `double` (8/8) on 32-bit Arm.
+pub const LONG_DOUBLE: (usize, u16) = (
+    size_of::<LongDouble>(),
+    core::mem::align_of::<LongDouble>() as u16,
+);
+/// Size and alignment of a pointer.
+pub(crate) const PTR: usize = size_of::<*const c_void>();
 /// The type code of the exported `ffi_type_longdouble`: `FFI_TYPE_LONGDOUBLE`, which libffi's
 /// 32-bit Arm build (no distinct `long double`) defines as `FFI_TYPE_DOUBLE`; there its
 /// header also names `ffi_type_longdouble` `ffi_type_double`, and the object stays exported.

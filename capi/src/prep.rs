@@ -165,15 +165,14 @@ struct Layout {
 /// (`__int128` on i386).
 #[inline(always)]
 fn scalar(code: u16) -> Option<(Layout, u16)> {
-    const ALIGN_64: usize = core::mem::align_of::<u64>();
-    const PTR: usize = core::mem::size_of::<usize>();
+    use crate::ffi::{ALIGN_64, PTR};
     let (size, align, key) = match code {
         code::UINT8 | code::SINT8 => (1, 1, code),
         code::UINT16 | code::SINT16 => (2, 2, code),
         code::UINT32 | code::SINT32 | code::FLOAT => (4, 4, code),
         // FFI_TYPE_INT has no predefined object; it is C's int.
         code::INT => (4, 4, code::SINT32),
-        code::UINT64 | code::SINT64 | code::DOUBLE => (8, ALIGN_64, code),
+        code::UINT64 | code::SINT64 | code::DOUBLE => (8, usize::from(ALIGN_64), code),
         code::POINTER => (PTR, PTR, code),
         code::LONGDOUBLE => (LONG_DOUBLE.0, usize::from(LONG_DOUBLE.1), code),
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -489,14 +488,14 @@ impl Builder {
 }
 
 /// The unsigned integer type a blob of preset alignment `align` is made of: as wide as
-/// `align`, up to the widest integer the target's C has (`__int128` on 64-bit targets, 8
-/// bytes on 32-bit ones). [`preset_kind`] checked that `align` divides the size.
+/// `align`, up to the widest integer the target's C has (`__int128` on x86_64 and aarch64,
+/// 8 bytes on the 32-bit targets). [`preset_kind`] checked that `align` divides the size.
 fn blob_unit(align: usize) -> Type {
     match align {
         0 | 1 => Type::U8,
         2 => Type::U16,
         4 => Type::U32,
-        #[cfg(target_pointer_width = "64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         16.. => Type::U128,
         _ => Type::U64,
     }
@@ -796,7 +795,7 @@ mod tests {
         // 32-bit Arm takes an aggregate's doubleword alignment from its members (as gcc
         // does), so the members must carry the preset alignment. 32-bit C has no 16-byte
         // integer: 8-byte units there.
-        let widest = if cfg!(target_pointer_width = "64") {
+        let widest = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
             16
         } else {
             8
