@@ -21,6 +21,9 @@ const TARGET_FLAGS: &[&str] = if cfg!(target_arch = "x86") {
 /// gcc flags for the objects of a shared library (PE code needs none).
 const PIC_FLAGS: &[&str] = if cfg!(windows) { &[] } else { &["-fPIC"] };
 
+/// gcc flags for every C peer object (also sent to the compile server).
+const COMPILE_FLAGS: &[&str] = &["-O1", "-Wno-psabi"];
+
 /// The C compiler for the target of the test binary: the host gcc, or on aarch64 and 32-bit
 /// Arm the cross compiler (the test binary runs under qemu-user, which starts host programs
 /// natively). `arm-linux-gnueabihf-gcc`'s defaults (ARMv7-A, Thumb-2, VFPv3-D16, hard-float)
@@ -109,7 +112,8 @@ fn compile(sources: &[PathBuf], lib: &Path) {
                 let mut cmd = Command::new(GCC);
                 cmd.args(TARGET_FLAGS)
                     .args(PIC_FLAGS)
-                    .args(["-O1", "-Wno-psabi", "-c", "-o"])
+                    .args(COMPILE_FLAGS)
+                    .args(["-c", "-o"])
                     .arg(o)
                     .arg(c);
                 (spawn(&mut cmd), c)
@@ -158,17 +162,23 @@ fn check_output(output: &Output, what: &str) {
 /// The compile server's protocol (`scripts/cc-server` is the other side).
 ///
 /// A request is a file `<name>.request` in the server's directory: its first line is the
-/// library to make, the others the C sources, one path a line. It is written under another
-/// name and renamed, so the server never reads half of one. The server compiles the sources
-/// with the target's gcc at `-O1`, links them, writes gcc's output to `<name>.log` and
-/// then, by rename again, the exit status to `<name>.status`.
+/// library to make, its second the compile flags ([`COMPILE_FLAGS`] and the target's),
+/// the others the C sources, one path a line. It is written under another name and
+/// renamed, so the server never reads half of one; the server deletes it when it takes it.
+/// The server compiles the sources with the target's gcc and those flags, links them,
+/// writes gcc's output to `<name>.log` and then, by rename again, the exit status to
+/// `<name>.status`.
 mod server {
     use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
-    /// How long to wait for the server: a 1200-signature peer compiles in about a minute on
-    /// two cores; this only keeps a missing server from hanging the test for ever.
-    const PATIENCE: Duration = Duration::from_secs(900);
+    /// How long a request may wait before a server takes it: the server looks every 0.2 s.
+    const PICKUP: Duration = Duration::from_secs(30);
+
+    /// How long to wait for the answer once the server has the request: a 3000-signature
+    /// peer compiles in about 30 s on two cores; this only keeps a stuck server from
+    /// hanging the test (under scripts/test-windows' 600 s limit, so its message shows).
+    const PATIENCE: Duration = Duration::from_secs(500);
 
     /// The directory `ABI_FUZZ_CC_SERVER` names, if it is set.
     pub fn directory() -> Option<PathBuf> {
@@ -183,7 +193,13 @@ mod server {
             .expect("the library has a name")
             .to_string_lossy()
             .into_owned();
-        let mut text = format!("{}\n", lib.display());
+        let flags: Vec<&str> = super::TARGET_FLAGS
+            .iter()
+            .chain(super::PIC_FLAGS)
+            .chain(super::COMPILE_FLAGS)
+            .copied()
+            .collect();
+        let mut text = format!("{}\n{}\n", lib.display(), flags.join(" "));
         for c in sources {
             text.push_str(&format!("{}\n", c.display()));
         }
@@ -202,10 +218,17 @@ mod server {
             if let Ok(text) = std::fs::read_to_string(&status) {
                 break text.trim().to_owned();
             }
+            let waited = start.elapsed();
             assert!(
-                start.elapsed() < PATIENCE,
-                "no answer from the compile server in {} s to {}: is scripts/cc-server \
-                 running on that directory (ABI_FUZZ_CC_SERVER)?",
+                waited < PICKUP || !request.exists(),
+                "no compile server took {} in {} s: is scripts/cc-server running on that \
+                 directory (ABI_FUZZ_CC_SERVER)?",
+                request.display(),
+                PICKUP.as_secs()
+            );
+            assert!(
+                waited < PATIENCE,
+                "no answer from the compile server in {} s to {}",
                 PATIENCE.as_secs(),
                 request.display()
             );
