@@ -14,7 +14,7 @@
     any(
         target_arch = "x86_64",
         all(target_arch = "x86", target_os = "linux"),
-        all(target_arch = "aarch64", target_os = "linux")
+        all(any(target_arch = "aarch64", target_arch = "arm"), target_os = "linux")
     )
 ))]
 

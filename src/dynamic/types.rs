@@ -223,7 +223,9 @@ const fn scalar_layout(kind: TypeKind) -> (usize, usize) {
             core::mem::size_of::<usize>(),
             core::mem::align_of::<usize>(),
         ),
-        TypeKind::U128 | TypeKind::I128 => (16, 16),
+        // Rust's alignment: 16 where C has `__int128` (x86_64, aarch64), 8 on 32-bit Arm,
+        // whose C has none (the classifiers there refuse it).
+        TypeKind::U128 | TypeKind::I128 => (16, core::mem::align_of::<u128>()),
         TypeKind::LongDouble if cfg!(target_arch = "x86") => (12, 4),
         // 32-bit ARM: `long double` is `double`.
         TypeKind::LongDouble if cfg!(target_arch = "arm") => (8, 8),
