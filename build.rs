@@ -3,6 +3,7 @@
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     thumb_cfg();
+    dynamic_cfg();
     println!("cargo::rerun-if-env-changed=RUSTC_BOOTSTRAP");
     let safe_jit = std::env::var_os("CARGO_FEATURE_SAFE_JIT").is_some();
     let no_safe_jit = std::env::var_os("CARGO_FEATURE_NO_SAFE_JIT").is_some();
@@ -38,6 +39,24 @@ fn rustc_is_nightly() -> bool {
         })
         .unwrap_or(false)
         || std::env::var_os("RUSTC_BOOTSTRAP").is_some()
+}
+
+/// Sets `cfg(closure_ffi_dynamic)` on the targets with a dynamic-layer executor (Cif,
+/// closures, the typed layer): x86_64, i686 off Windows, aarch64 and 32-bit Arm Linux. The
+/// one place that list is written for the library's items.
+fn dynamic_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(closure_ffi_dynamic)");
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let (arch, os) = (var("CARGO_CFG_TARGET_ARCH"), var("CARGO_CFG_TARGET_OS"));
+    let executor = match arch.as_str() {
+        "x86_64" => true,
+        "x86" => os != "windows",
+        "aarch64" | "arm" => os == "linux",
+        _ => false,
+    };
+    if executor {
+        println!("cargo::rustc-cfg=closure_ffi_dynamic");
+    }
 }
 
 /// Sets `cfg(closure_ffi_thumb)` when the target's Rust code is T32 (Thumb-2): stable Rust

@@ -48,12 +48,7 @@ pub(crate) use self::aarch64::dyncall;
 #[cfg(all(target_arch = "arm", target_os = "linux"))]
 pub(crate) use self::arm::dyncall;
 
-#[cfg(any(
-    target_arch = "x86_64",
-    all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux"),
-    all(target_arch = "arm", target_os = "linux")
-))]
+#[cfg(closure_ffi_dynamic)]
 pub(crate) mod marshal;
 
 #[cfg(not(any(

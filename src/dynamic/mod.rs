@@ -13,7 +13,7 @@
 //!   types to [`Type`]s (`#[derive(CType)]` with feature `proc_macros`).
 //!
 //! ```
-//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows)), target_arch = "aarch64", target_arch = "arm"))] {
+//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows)), all(any(target_arch = "aarch64", target_arch = "arm"), target_os = "linux")))] {
 //! use closure_ffi::dynamic::{Abi, Cif, Closure, Type};
 //!
 //! let cif = Cif::new(Abi::DEFAULT, [Type::I32, Type::F64], Type::F64)?;
@@ -52,50 +52,20 @@
 pub mod plan;
 pub mod types;
 
-#[cfg(any(
-    target_arch = "x86_64",
-    all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux"),
-    all(target_arch = "arm", target_os = "linux")
-))]
+#[cfg(closure_ffi_dynamic)]
 mod cif;
-#[cfg(any(
-    target_arch = "x86_64",
-    all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux"),
-    all(target_arch = "arm", target_os = "linux")
-))]
+#[cfg(closure_ffi_dynamic)]
 mod closure;
-#[cfg(any(
-    target_arch = "x86_64",
-    all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux"),
-    all(target_arch = "arm", target_os = "linux")
-))]
+#[cfg(closure_ffi_dynamic)]
 mod typed;
 
-#[cfg(any(
-    target_arch = "x86_64",
-    all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux"),
-    all(target_arch = "arm", target_os = "linux")
-))]
+#[cfg(closure_ffi_dynamic)]
 pub use cif::{CallError, Cif, CifError, CodePtr, Status};
-#[cfg(any(
-    target_arch = "x86_64",
-    all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux"),
-    all(target_arch = "arm", target_os = "linux")
-))]
+#[cfg(closure_ffi_dynamic)]
 pub use closure::{
     Args, Closure, ClosureCallback, ClosureError, RawCallback, RawClosure, RawState, Ret,
 };
-#[cfg(any(
-    target_arch = "x86_64",
-    all(target_arch = "x86", not(windows)),
-    all(target_arch = "aarch64", target_os = "linux"),
-    all(target_arch = "arm", target_os = "linux")
-))]
+#[cfg(closure_ffi_dynamic)]
 pub use typed::{
     arg, Arg, CType, Complex, FnSig, LongDouble, TypedCallback, TypedCif, TypedClosure,
     TypedClosureError, TypedFn,
@@ -103,15 +73,7 @@ pub use typed::{
 pub use types::{Type, TypeError, TypeKind};
 
 /// `#[derive(CType)]` for `#[repr(C)]` structs (feature `proc_macros`).
-#[cfg(all(
-    feature = "proc_macros",
-    any(
-        target_arch = "x86_64",
-        all(target_arch = "x86", not(windows)),
-        all(target_arch = "aarch64", target_os = "linux"),
-        all(target_arch = "arm", target_os = "linux")
-    )
-))]
+#[cfg(all(feature = "proc_macros", closure_ffi_dynamic))]
 pub use closure_ffi_macros::CType;
 
 /// A calling convention of the dynamic layer.
