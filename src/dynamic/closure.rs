@@ -16,15 +16,6 @@ use crate::arch::dyncall::{self, ClosureHeader, TRAMPOLINE_SIZE};
 use crate::jit_alloc::GlobalJitAlloc;
 use crate::jit_alloc::{JitAlloc, JitAllocError, ProtectJitAccess};
 
-/// The alignment a closure trampoline needs: none on x86; 4 bytes on ARM (A32 words, and
-/// the T32 trampoline's literal loads address from `Align(PC, 4)`). A [`JitAlloc`] promises
-/// no alignment, so a block without it is refused as an allocation failure.
-const TRAMPOLINE_ALIGN: usize = if cfg!(any(target_arch = "x86", target_arch = "x86_64")) {
-    1
-} else {
-    4
-};
-
 /// A C-style closure callback, libffi's `fun(cif, ret, args, user_data)`.
 pub type RawCallback = unsafe extern "C" fn(
     cif: *const Cif,
@@ -312,15 +303,7 @@ impl<F: ClosureCallback, A: JitAlloc> Closure<F, A> {
         // accessed through this raw pointer (never a moved Box), so the code can hold it.
         // (The `sources` buffer did not move with its Vec.)
         unsafe { (*data).header.plan = (*data).cif.plan() };
-        let views = alloc.alloc(TRAMPOLINE_SIZE).and_then(|(rx, rw)| {
-            if rx.align_offset(TRAMPOLINE_ALIGN) == 0 {
-                return Ok((rx, rw));
-            }
-            // SAFETY: just allocated by `alloc`, never handed out, released once.
-            let _ = unsafe { alloc.release(rx) };
-            Err(JitAllocError)
-        });
-        let (rx, rw) = match views {
+        let (rx, rw) = match crate::jit_alloc::alloc_code(&alloc, TRAMPOLINE_SIZE) {
             Ok(views) => views,
             Err(err) => {
                 // SAFETY: `data` came from Box::into_raw above and nothing else holds it.

@@ -88,12 +88,6 @@ pub const fn conjurable<T>(once: bool) -> bool {
     core::mem::size_of::<T>() == 0 && !(once && core::mem::needs_drop::<T>())
 }
 
-/// The alignment a thunk copy needs on Arm (4 bytes: A32 and A64 words, and T32 copies
-/// address their literal pool from `Align(PC, 4)`; x86 needs none). [`JitAlloc`] promises
-/// no alignment, so a block that lacks it is refused as an allocation failure.
-#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
-const CODE_ALIGN: usize = 4;
-
 /// Returns the prepared (relocated) form of `template`, from the cache or computed now.
 ///
 /// # Safety
@@ -156,13 +150,7 @@ impl<A: JitAlloc> AllocatedThunk<A> {
             code_len
         };
 
-        let (rx, rw) = alloc.alloc(total)?;
-        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
-        if rx as usize % CODE_ALIGN != 0 {
-            // SAFETY: just allocated by `alloc`, never handed out, released once.
-            let _ = unsafe { alloc.release(rx) };
-            return Err(JitAllocError.into());
-        }
+        let (rx, rw) = crate::jit_alloc::alloc_code(&alloc, total)?;
         // SAFETY: `rx..rx+total` / `rw..rw+total` were just allocated for us: exclusive,
         // valid, and not yet executable by anyone (the pointer is not handed out yet).
         unsafe {
