@@ -229,6 +229,33 @@ impl CallPlan {
         classifier(args, ret, nfixed, self)
     }
 
+    /// A classifier's last step, once the moves are made: records the return plan `ret`,
+    /// the register part's and the stack arguments' sizes, and lays out the rest of the
+    /// frame: the return scratch at `ret_scratch` (16-aligned, past everything the moves
+    /// write), an indirect result's buffer after it, the whole rounded up to 16.
+    ///
+    /// # Errors
+    /// A [`PlanError`] for the return if the frame would overflow.
+    pub(crate) fn finish(
+        &mut self,
+        ret: RetPlan,
+        ret_ty: &Type,
+        reg_block: u32,
+        stack_size: u32,
+        ret_scratch: u32,
+    ) -> Result<(), PlanError> {
+        let mut end = ret_scratch;
+        if let RetPlan::Indirect { .. } = ret {
+            end = frame_add(end, ret_ty.size(), None)?;
+        }
+        self.ret = ret;
+        self.reg_block = reg_block;
+        self.stack_size = stack_size;
+        self.frame_size = frame_add(0, (end as usize).next_multiple_of(16), None)?;
+        self.ret_scratch = ret_scratch;
+        Ok(())
+    }
+
     /// The moves of argument `arg`: a binary search, as the moves are in argument order (a
     /// loop over every argument stays O(n log n); a scan made compiling a 65536-argument
     /// Cif take seconds).

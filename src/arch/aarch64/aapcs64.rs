@@ -338,19 +338,8 @@ pub fn classify_signature(
         end = frame_add(copy, size, at)?;
         moves[i].op = MoveOp::Reference { copy };
     }
-    let ret_plan = ret_plan(ret);
     let ret_scratch = frame_add(0, (end as usize).next_multiple_of(16), None)?;
-    let mut frame_size = ret_scratch;
-    if let RetPlan::Indirect { .. } = ret_plan {
-        frame_size = frame_add(frame_size, ret.size(), None)?;
-    }
-    plan.ret = ret_plan;
-    plan.reg_block = REG_BLOCK;
-    plan.stack_size = stack_size;
-    plan.frame_size = frame_add(0, (frame_size as usize).next_multiple_of(16), None)?;
-    plan.ret_scratch = ret_scratch;
-    plan.callee_pop = 0;
-    Ok(())
+    plan.finish(ret_plan(ret), ret, REG_BLOCK, stack_size, ret_scratch)
 }
 
 // The golden tables need aarch64's layouts, which 64-bit hosts share (8-byte pointers,

@@ -366,17 +366,7 @@ pub fn classify_signature(
     }
     let stack_size = frame_add(0, (alloc.nsaa as usize).next_multiple_of(16), None)?;
     let ret_scratch = frame_add(REG_BLOCK, stack_size as usize, None)?;
-    let mut frame_size = ret_scratch;
-    if let RetPlan::Indirect { .. } = ret_plan {
-        frame_size = frame_add(frame_size, ret.size(), None)?;
-    }
-    plan.ret = ret_plan;
-    plan.reg_block = REG_BLOCK;
-    plan.stack_size = stack_size;
-    plan.frame_size = frame_add(0, (frame_size as usize).next_multiple_of(16), None)?;
-    plan.ret_scratch = ret_scratch;
-    plan.callee_pop = 0;
-    Ok(())
+    plan.finish(ret_plan, ret, REG_BLOCK, stack_size, ret_scratch)
 }
 
 // Not on i686 hosts: there `double` and 64-bit integers are 4-byte aligned, so the types

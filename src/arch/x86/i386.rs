@@ -287,15 +287,7 @@ pub fn classify_signature(
     }
     let stack_size = frame_add(0, (stack as usize).next_multiple_of(16), None)?;
     let ret_scratch = frame_add(REG_BLOCK, stack_size as usize, None)?;
-    let mut frame_size = ret_scratch;
-    if let RetPlan::Indirect { .. } = ret_plan {
-        frame_size = frame_add(frame_size, ret.size(), None)?;
-    }
-    plan.ret = ret_plan;
-    plan.reg_block = REG_BLOCK;
-    plan.stack_size = stack_size;
-    plan.frame_size = frame_add(0, (frame_size as usize).next_multiple_of(16), None)?;
-    plan.ret_scratch = ret_scratch;
+    plan.finish(ret_plan, ret, REG_BLOCK, stack_size, ret_scratch)?;
     plan.callee_pop = if conv.callee_pops() {
         stack
     } else if sret_on_stack && conv == Convention::SysV {

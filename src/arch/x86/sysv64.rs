@@ -370,17 +370,8 @@ pub fn classify_signature(
     }
 
     let stack_size = stack.next_multiple_of(16);
-    let mut frame_size = frame_add(REG_BLOCK, stack_size as usize, None)?;
-    let ret_scratch = frame_size;
-    if let RetPlan::Indirect { .. } = ret_plan {
-        frame_size = frame_add(frame_size, ret.size().next_multiple_of(16), None)?;
-    }
-    plan.ret = ret_plan;
-    plan.reg_block = REG_BLOCK;
-    plan.stack_size = stack_size;
-    plan.frame_size = frame_size;
-    plan.ret_scratch = ret_scratch;
-    Ok(())
+    let ret_scratch = frame_add(REG_BLOCK, stack_size as usize, None)?;
+    plan.finish(ret_plan, ret, REG_BLOCK, stack_size, ret_scratch)
 }
 
 // The golden tables assume the x86_64 data model (8-byte pointers, 8-aligned double,

@@ -108,17 +108,8 @@ pub fn classify_signature(
             len,
         });
     }
-    let ret_scratch = copies.next_multiple_of(16);
-    let mut frame_size = ret_scratch;
-    if let RetPlan::Indirect { .. } = ret_plan {
-        frame_size = frame_add(frame_size, ret.size(), None)?;
-    }
-    plan.ret = ret_plan;
-    plan.reg_block = REG_BLOCK;
-    plan.stack_size = stack_size;
-    plan.frame_size = frame_size.next_multiple_of(16);
-    plan.ret_scratch = ret_scratch;
-    Ok(())
+    let ret_scratch = frame_add(0, (copies as usize).next_multiple_of(16), None)?;
+    plan.finish(ret_plan, ret, REG_BLOCK, stack_size, ret_scratch)
 }
 
 fn regs(reg: RetReg, len: usize, widen: Option<bool>) -> RetPlan {
