@@ -22,7 +22,7 @@ use closure_ffi::arch::x86::{sysv64, win64};
 use closure_ffi::dynamic::plan::{CallPlan, RetPlan};
 use closure_ffi::dynamic::{Abi, Cif, Closure, Type, TypeKind};
 use closure_ffi_fuzz::plan::{check_plan_shape, CHECKED_ARGS, CHECKED_VALUE};
-use closure_ffi_fuzz::types::{decode_pool, scalar_ranges};
+use closure_ffi_fuzz::types::{decode_pool, scalar_ranges, X87_BYTES};
 use closure_ffi_fuzz::{normalize_long_double, Buf, Reader};
 use libfuzzer_sys::fuzz_target;
 
@@ -75,7 +75,7 @@ fn check_plan(cif: &Cif) {
     if let RetPlan::Regs { count, .. } = plan.ret {
         assert!(count <= 2, "x86_64 returns in at most two registers");
     }
-    check_plan_shape(plan, args, ret, 8, small);
+    check_plan_shape(plan, args, ret, 8, X87_BYTES, small);
     let (sources, scratch) = plan.arg_sources(args.iter().map(Type::size));
     assert_eq!(sources.len(), args.len());
     assert_eq!(scratch % 16, 0);
@@ -253,7 +253,7 @@ fn round_trip(plain: &Cif, compiled: &Cif, r: &mut Reader<'_>) {
                 let p = a.ptr(i).expect("argument pointer").cast::<u8>();
                 // SAFETY: the closure gets a pointer to each argument's value.
                 let got = unsafe { std::slice::from_raw_parts(p, t.size()) };
-                for (off, len) in scalar_ranges(t) {
+                for (off, len) in scalar_ranges(t, X87_BYTES) {
                     if got[off..off + len] != expected[i][off..off + len] {
                         failure.borrow_mut().get_or_insert_with(|| {
                             format!("closure got argument {i} ({t:?}) bytes {off}..{}: {:02x?}, passed {:02x?}", off + len, &got[off..off + len], &expected[i][off..off + len])
@@ -285,7 +285,10 @@ fn round_trip(plain: &Cif, compiled: &Cif, r: &mut Reader<'_>) {
                     plain
                 );
             }
-            for (off, len) in scalar_ranges(&ret_ty).into_iter().filter(|_| ret_size > 0) {
+            for (off, len) in scalar_ranges(&ret_ty, X87_BYTES)
+                .into_iter()
+                .filter(|_| ret_size > 0)
+            {
                 assert_eq!(
                     rbuf.bytes()[off..off + len],
                     want_ret[off..off + len],

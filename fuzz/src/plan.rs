@@ -16,8 +16,16 @@ pub const CHECKED_ARGS: usize = 64;
 /// for an ABI with `slot`-byte stack slots and pointers (8 or 4): every move reads inside its
 /// argument and writes inside the frame (registers and stack arguments, or the by-reference
 /// copies past them), no two writes overlap (checked when `small`), every argument has a
-/// move and every scalar byte of the first arguments and of the return value is moved.
-pub fn check_plan_shape(plan: &CallPlan, args: &[Type], ret: &Type, slot: u64, small: bool) {
+/// move and every scalar byte of the first arguments and of the return value is moved (of a
+/// `long double`, the `long_double` significant bytes: see [`scalar_ranges`]).
+pub fn check_plan_shape(
+    plan: &CallPlan,
+    args: &[Type],
+    ret: &Type,
+    slot: u64,
+    long_double: usize,
+    small: bool,
+) {
     assert_eq!(
         u64::from(plan.stack_size) % slot,
         0,
@@ -115,15 +123,15 @@ pub fn check_plan_shape(plan: &CallPlan, args: &[Type], ret: &Type, slot: u64, s
     }
     if small {
         writes.sort_unstable();
-    }
-    for w in writes.windows(2).filter(|_| small) {
-        assert!(
-            w[0].0 + w[0].1 <= w[1].0,
-            "frame writes {:#x} and {:#x} overlap (move index, | {COPY:#x} for a copy, \
-             {RET_POINTER:#x} return pointer, {RET_SCRATCH:#x} return scratch): {plan:?}",
-            w[0].2,
-            w[1].2,
-        );
+        for w in writes.windows(2) {
+            assert!(
+                w[0].0 + w[0].1 <= w[1].0,
+                "frame writes {:#x} and {:#x} overlap (move index, | {COPY:#x} for a copy, \
+                 {RET_POINTER:#x} return pointer, {RET_SCRATCH:#x} return scratch): {plan:?}",
+                w[0].2,
+                w[1].2,
+            );
+        }
     }
 
     // The moves of each argument, in one pass (`moves_of` scans from the start).
@@ -145,7 +153,7 @@ pub fn check_plan_shape(plan: &CallPlan, args: &[Type], ret: &Type, slot: u64, s
         }
         assert!(!moves.is_empty(), "argument {i} has no move");
         if i < CHECKED_ARGS && ty.size() <= CHECKED_VALUE {
-            for (off, len) in scalar_ranges(ty) {
+            for (off, len) in scalar_ranges(ty, long_double) {
                 for b in off..off + len {
                     assert!(
                         moves.iter().any(|m| (usize::from(m.src)
@@ -160,7 +168,7 @@ pub fn check_plan_shape(plan: &CallPlan, args: &[Type], ret: &Type, slot: u64, s
     }
     if let RetPlan::Regs { parts, count, .. } = plan.ret {
         if ret.size() <= CHECKED_VALUE {
-            for (off, len) in scalar_ranges(ret) {
+            for (off, len) in scalar_ranges(ret, long_double) {
                 for b in off..off + len {
                     assert!(
                         parts[..usize::from(count)]

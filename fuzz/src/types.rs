@@ -277,17 +277,20 @@ fn check_layout(t: &Type) {
         "size not a multiple of the alignment"
     );
     assert!(t.size() >= 1 && t.size() <= MAX_SIZE);
-    assert!(t.same_layout(&t.clone()));
     let _ = format!("{t:?}");
 }
 
-/// Byte ranges of a type's scalars that every transfer must preserve (x87 values: 10 of
-/// their 16 bytes). Only for small types (the walk visits every array element).
-pub fn scalar_ranges(t: &Type) -> Vec<(usize, usize)> {
+/// Significant bytes of the host's (x87) `long double`: 10 of its 16.
+pub const X87_BYTES: usize = 10;
+
+/// Byte ranges of a type's scalars that every transfer must preserve, a `long double`
+/// counting `long_double` bytes ([`X87_BYTES`] for x86's ABIs, all 16 for AAPCS64's
+/// binary128). Only for small types (the walk visits every array element).
+pub fn scalar_ranges(t: &Type, long_double: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     t.for_each_scalar(0, &mut |off, kind| {
         let len = match kind {
-            TypeKind::LongDouble => 10,
+            TypeKind::LongDouble => long_double,
             k => Type::scalar(k).map_or(0, |s| s.size()),
         };
         out.push((off, len));
