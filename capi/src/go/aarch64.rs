@@ -11,15 +11,11 @@
 //!   +80  x8 (+88 unused) +96  q0, q1    +128 q2, q3   +160 q4, q5   +192 q6, q7
 //! ```
 
-use core::ffi::c_void;
-
-use crate::ffi::{FfiAbi, FfiGoClosure};
-
 /// Saves the argument registers, runs `$arg`, calls `$fn` (`extern "C"`, argument in x0),
 /// runs `$then` (the result is in x0; it sets x16 and anything else to leave with),
 /// restores the argument registers and jumps to x16.
 macro_rules! around_call {
-    ($name:literal, $arg:literal, $then:literal, $fn:ident) => {
+    ($name:literal, $arg:literal, $then:literal, $fn:path) => {
         core::arch::global_asm!(
             concat!(".pushsection .text.", $name, ",\"ax\",@progbits"),
             ".p2align 4",
@@ -76,39 +72,14 @@ around_call!(
     "closure_ffi_capi_go_entry",
     "mov x0, x18",
     "mov x16, x0",
-    go_enter
+    super::go_enter
 );
 
 // The ffi_call_go shim: x0 = &[target, chain] from go_calling; leaves to the target with
 // x18 = the chain.
 around_call!(
     "closure_ffi_capi_go_call",
-    "mov x0, xzr",
+    "",
     "ldp x16, x18, [x0]",
-    go_calling
+    super::go_calling
 );
-
-extern "C" {
-    fn closure_ffi_capi_go_entry();
-    fn closure_ffi_capi_go_call();
-}
-
-/// `go::enter` for the entry.
-extern "C" fn go_enter(go: *const FfiGoClosure) -> *const c_void {
-    super::enter(go)
-}
-
-/// `go::calling` for the shim.
-extern "C" fn go_calling(_unused: usize) -> *const [usize; 2] {
-    super::calling()
-}
-
-/// The Go closure entry for a cif's ABI: the one entry (AAPCS64 is the only ABI).
-pub(super) fn entry(_abi: FfiAbi) -> Option<*const c_void> {
-    Some(closure_ffi_capi_go_entry as *const c_void)
-}
-
-/// The `ffi_call_go` shim for a cif's ABI.
-pub(super) fn call_shim(_abi: FfiAbi) -> Option<unsafe extern "C" fn()> {
-    Some(closure_ffi_capi_go_call)
-}

@@ -12,10 +12,6 @@
 //!   +0  d0-d7 (64)   +64 r0, r1, r2, r3, r4 (r4 only for alignment), lr   +88 slot (8)
 //! ```
 
-use core::ffi::c_void;
-
-use crate::ffi::{FfiAbi, FfiGoClosure};
-
 // The Go closure entry: ip = the ffi_go_closure; leaves to the shared closure's code.
 core::arch::global_asm!(
     ".pushsection .text.closure_ffi_capi_go_entry,\"ax\",%progbits",
@@ -47,7 +43,7 @@ core::arch::global_asm!(
     ".fnend",
     ".size closure_ffi_capi_go_entry, . - closure_ffi_capi_go_entry",
     ".popsection",
-    enter = sym go_enter,
+    enter = sym super::go_enter,
 );
 
 // The ffi_call_go shim: leaves to the target with ip = the chain. The target goes into a
@@ -70,8 +66,7 @@ core::arch::global_asm!(
     ".cfi_offset lr, -12",
     "vpush {{d0-d7}}",
     ".cfi_def_cfa_offset 96",
-    // go_calling(0): r0 = &[target, chain].
-    "mov r0, #0",
+    // go_calling(): r0 = &[target, chain].
     "bl {calling}",
     "ldr ip, [r0, #4]",
     "ldr r0, [r0]",
@@ -86,30 +81,5 @@ core::arch::global_asm!(
     ".fnend",
     ".size closure_ffi_capi_go_call, . - closure_ffi_capi_go_call",
     ".popsection",
-    calling = sym go_calling,
+    calling = sym super::go_calling,
 );
-
-extern "C" {
-    fn closure_ffi_capi_go_entry();
-    fn closure_ffi_capi_go_call();
-}
-
-/// `go::enter` for the entry.
-extern "C" fn go_enter(go: *const FfiGoClosure) -> *const c_void {
-    super::enter(go)
-}
-
-/// `go::calling` for the shim.
-extern "C" fn go_calling(_unused: usize) -> *const [usize; 2] {
-    super::calling()
-}
-
-/// The Go closure entry for a cif's ABI: the one entry (ip in both standards).
-pub(super) fn entry(_abi: FfiAbi) -> Option<*const c_void> {
-    Some(closure_ffi_capi_go_entry as *const c_void)
-}
-
-/// The `ffi_call_go` shim for a cif's ABI.
-pub(super) fn call_shim(_abi: FfiAbi) -> Option<unsafe extern "C" fn()> {
-    Some(closure_ffi_capi_go_call)
-}

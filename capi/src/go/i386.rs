@@ -14,8 +14,7 @@
 use core::ffi::c_void;
 
 use crate::ffi::{
-    FfiAbi, FfiGoClosure, FFI_FASTCALL, FFI_MS_CDECL, FFI_PASCAL, FFI_STDCALL, FFI_SYSV,
-    FFI_THISCALL,
+    FfiAbi, FFI_FASTCALL, FFI_MS_CDECL, FFI_PASCAL, FFI_STDCALL, FFI_SYSV, FFI_THISCALL,
 };
 
 core::arch::global_asm!(
@@ -116,8 +115,8 @@ core::arch::global_asm!(
     ".cfi_endproc",
     ".size closure_ffi_capi_go_call_eax, . - closure_ffi_capi_go_call_eax",
     ".popsection",
-    enter = sym go_enter,
-    calling = sym go_calling,
+    enter = sym super::go_enter,
+    calling = sym super::go_calling,
 );
 
 extern "C" {
@@ -125,16 +124,6 @@ extern "C" {
     fn closure_ffi_capi_go_entry_eax();
     fn closure_ffi_capi_go_call_ecx();
     fn closure_ffi_capi_go_call_eax();
-}
-
-/// `go::enter` for the entries.
-extern "C" fn go_enter(go: *const FfiGoClosure) -> *const c_void {
-    super::enter(go)
-}
-
-/// `go::calling` for the shims.
-extern "C" fn go_calling() -> *const [usize; 2] {
-    super::calling()
 }
 
 /// Where a convention passes the static chain: `Some(true)` ecx, `Some(false)` eax, `None`

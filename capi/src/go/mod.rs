@@ -13,8 +13,9 @@
 //! works unchanged.
 //!
 //! The entries and shims are assembly, one file per architecture (x86_64.rs, i386.rs,
-//! aarch64.rs, arm.rs), each providing `entry(abi)` (the `tramp` for a cif's ABI, `None` where the
-//! ABI has no static chain) and `call_shim(abi)`.
+//! aarch64.rs, arm.rs). [`entry`] gives the `tramp` for a cif's ABI (`None` where the ABI has
+//! no static chain) and [`call_shim`] the shim: one of each on x86_64, aarch64 and Arm,
+//! where every ABI uses the same register; i386.rs has its own.
 
 use core::cell::Cell;
 use core::ffi::c_void;
@@ -40,6 +41,42 @@ mod arch;
 #[cfg(target_arch = "arm")]
 #[path = "arm.rs"]
 mod arch;
+
+#[cfg(target_arch = "x86")]
+use arch::{call_shim, entry};
+
+/// [`enter`] in the C convention, as the entries of i386, aarch64 and Arm call it (x86_64's
+/// call a Win64 wrapper of their own).
+#[cfg(not(target_arch = "x86_64"))]
+extern "C" fn go_enter(go: *const FfiGoClosure) -> *const c_void {
+    enter(go)
+}
+
+/// [`calling`] in the C convention, as the shims of i386, aarch64 and Arm call it.
+#[cfg(not(target_arch = "x86_64"))]
+extern "C" fn go_calling() -> *const [usize; 2] {
+    calling()
+}
+
+// The one entry and shim of x86_64, aarch64 and Arm, whose every ABI takes the static chain
+// in the same register (i386's depend on the ABI: i386.rs).
+#[cfg(not(target_arch = "x86"))]
+extern "C" {
+    fn closure_ffi_capi_go_entry();
+    fn closure_ffi_capi_go_call();
+}
+
+/// The Go closure entry (the `tramp`) for a cif's ABI.
+#[cfg(not(target_arch = "x86"))]
+fn entry(_abi: crate::ffi::FfiAbi) -> Option<*const c_void> {
+    Some(closure_ffi_capi_go_entry as *const c_void)
+}
+
+/// The `ffi_call_go` shim for a cif's ABI.
+#[cfg(not(target_arch = "x86"))]
+fn call_shim(_abi: crate::ffi::FfiAbi) -> Option<unsafe extern "C" fn()> {
+    Some(closure_ffi_capi_go_call)
+}
 
 thread_local! {
     /// The Go closure whose entry is running.
@@ -133,7 +170,7 @@ pub unsafe extern "C" fn ffi_prep_go_closure(
         return FFI_BAD_TYPEDEF;
     }
     // SAFETY: prepared (shared_code succeeded), so readable.
-    let Some(entry) = arch::entry(unsafe { (*cif).abi }) else {
+    let Some(entry) = entry(unsafe { (*cif).abi }) else {
         return FFI_BAD_ABI;
     };
     // SAFETY: writable (contract).
@@ -164,7 +201,7 @@ pub unsafe extern "C" fn ffi_call_go(
         return;
     }
     // SAFETY: non-null; readable by the contract.
-    let Some(shim) = arch::call_shim(unsafe { (*cif).abi }) else {
+    let Some(shim) = call_shim(unsafe { (*cif).abi }) else {
         // SAFETY: forwarded contract.
         return unsafe { crate::call::ffi_call(cif, fun, rvalue, avalue) };
     };

@@ -6,7 +6,7 @@
 
 use core::ffi::c_void;
 
-use crate::ffi::{FfiAbi, FfiGoClosure};
+use crate::ffi::FfiGoClosure;
 
 /// Saves the argument registers, calls `$call` (an `extern "win64"` function with the
 /// first argument in rcx) and restores them; the result is left in r11.
@@ -81,15 +81,10 @@ around_call!(
 // The ffi_call_go shim: loads r10 and the target.
 around_call!(
     "closure_ffi_capi_go_call",
-    "xor ecx, ecx",
+    "",
     "mov r11, [rax]\n mov r10, [rax + 8]",
     go_calling
 );
-
-extern "C" {
-    fn closure_ffi_capi_go_entry();
-    fn closure_ffi_capi_go_call();
-}
 
 /// `go::enter` for the entry (first argument in rcx).
 extern "win64" fn go_enter(go: *const FfiGoClosure) -> *const c_void {
@@ -97,16 +92,6 @@ extern "win64" fn go_enter(go: *const FfiGoClosure) -> *const c_void {
 }
 
 /// `go::calling` for the shim.
-extern "win64" fn go_calling(_unused: usize) -> *const [usize; 2] {
+extern "win64" fn go_calling() -> *const [usize; 2] {
     super::calling()
-}
-
-/// The Go closure entry for a cif's ABI: the one entry (r10 for UNIX64 and WIN64 alike).
-pub(super) fn entry(_abi: FfiAbi) -> Option<*const c_void> {
-    Some(closure_ffi_capi_go_entry as *const c_void)
-}
-
-/// The `ffi_call_go` shim for a cif's ABI.
-pub(super) fn call_shim(_abi: FfiAbi) -> Option<unsafe extern "C" fn()> {
-    Some(closure_ffi_capi_go_call)
 }
