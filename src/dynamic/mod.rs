@@ -57,6 +57,8 @@ mod cif;
 #[cfg(closure_ffi_dynamic)]
 mod closure;
 #[cfg(closure_ffi_dynamic)]
+mod long_double;
+#[cfg(closure_ffi_dynamic)]
 mod typed;
 
 #[cfg(closure_ffi_dynamic)]
@@ -66,9 +68,11 @@ pub use closure::{
     Args, Closure, ClosureCallback, ClosureError, RawCallback, RawClosure, RawState, Ret,
 };
 #[cfg(closure_ffi_dynamic)]
+pub use long_double::LongDouble;
+#[cfg(closure_ffi_dynamic)]
 pub use typed::{
-    arg, Arg, CType, Complex, FnSig, LongDouble, TypedCallback, TypedCif, TypedClosure,
-    TypedClosureError, TypedFn,
+    arg, Arg, CType, Complex, FnSig, TypedCallback, TypedCif, TypedClosure, TypedClosureError,
+    TypedFn,
 };
 pub use types::{Type, TypeError, TypeKind};
 
