@@ -16,6 +16,8 @@
 use core::ffi::c_void;
 use std::cell::RefCell;
 
+mod common;
+
 use closure_ffi::dynamic::plan::ValueTypeError;
 use closure_ffi::dynamic::{
     Abi, Args, CType, Cif, CifError, Closure, CodePtr, Complex, LongDouble, Ret, Type, TypedCif,
@@ -805,36 +807,14 @@ fn closure_code_pointers_are_in_the_builds_instruction_set() {
     assert_eq!(f(41), 42);
 }
 
-/// Hands out pool memory 2 bytes past an aligned block (a `JitAlloc` promises no
-/// alignment), counting releases.
-struct MisalignedAlloc {
-    pool: closure_ffi::jit_alloc::PoolJitAlloc,
-    releases: std::sync::atomic::AtomicUsize,
-}
-
-impl closure_ffi::JitAlloc for MisalignedAlloc {
-    fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), closure_ffi::JitAllocError> {
-        let (rx, rw) = self.pool.alloc(size + 2)?;
-        Ok((rx.wrapping_add(2), rw.wrapping_add(2)))
-    }
-
-    unsafe fn release(&self, rx: *const u8) -> Result<(), closure_ffi::JitAllocError> {
-        self.releases
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // SAFETY: `rx - 2` came from `self.pool.alloc` (see `alloc`); released once.
-        unsafe { self.pool.release(rx.wrapping_sub(2)) }
-    }
-}
-
 /// A closure trampoline needs 4-byte alignment (A32 words, and the T32 literal loads from
 /// `Align(PC, 4)`): a misaligned block is given back and the closure refused, never run.
 #[test]
 fn misaligned_jit_memory_is_refused() {
     use closure_ffi::dynamic::ClosureError;
-    let alloc = MisalignedAlloc {
-        pool: closure_ffi::jit_alloc::PoolJitAlloc::with_dual_mapping(false),
-        releases: std::sync::atomic::AtomicUsize::new(0),
-    };
+    let alloc = common::MisalignedAlloc::new(
+        closure_ffi::jit_alloc::PoolJitAlloc::with_dual_mapping(false),
+    );
     let cif = Cif::new(Abi::DEFAULT, [Type::I32], Type::I32).unwrap();
     let made = Closure::new_in(cif, |_: &Args<'_>, _: Ret<'_>| {}, &alloc);
     assert_eq!(

@@ -662,36 +662,14 @@ fn fn_once_zero_sized_closure_without_drop_glue() {
     );
 }
 
-/// Hands out pool memory 2 bytes past an aligned block (a `JitAlloc` promises no alignment).
-#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
-struct MisalignedAlloc {
-    releases: AtomicUsize,
-}
-
-#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
-impl closure_ffi::JitAlloc for MisalignedAlloc {
-    fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), JitAllocError> {
-        let (rx, rw) = POOL_SINGLE.alloc(size + 2)?;
-        Ok((rx.wrapping_add(2), rw.wrapping_add(2)))
-    }
-
-    unsafe fn release(&self, rx: *const u8) -> Result<(), JitAllocError> {
-        self.releases.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `rx - 2` came from `POOL_SINGLE.alloc` (see `alloc`); released once.
-        unsafe { POOL_SINGLE.release(rx.wrapping_sub(2)) }
-    }
-}
-
 /// On Arm a copy needs 4-byte alignment (instructions, and T32's `Align(PC, 4)` literal
 /// loads): a misaligned block is given back and the thunk refused, never run.
 #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
 #[test]
 fn misaligned_jit_memory_is_refused_on_arm() {
-    let alloc = MisalignedAlloc {
-        releases: AtomicUsize::new(0),
-    };
+    let alloc = common::MisalignedAlloc::new(&*POOL_SINGLE);
     let k = std::hint::black_box(5u32);
-    let made = BareFn::<U32Fn, &MisalignedAlloc>::try_new_c_in(move |x: u32| x + k, &alloc);
+    let made = BareFn::<U32Fn, _>::try_new_c_in(move |x: u32| x + k, &alloc);
     assert_eq!(made.err(), Some(ThunkError::Alloc(JitAllocError)));
     assert_eq!(alloc.releases.load(Ordering::Relaxed), 1);
 }

@@ -400,3 +400,34 @@ impl JitAlloc for FailingAlloc {
         panic!("FailingAlloc::release called, but it never allocated anything")
     }
 }
+
+/// An allocator whose blocks are 2 bytes past `inner`'s (so never 4-byte aligned), counting
+/// the blocks given back: Arm's code needs 4-byte alignment, so the library must release
+/// such a block and refuse it.
+pub struct MisalignedAlloc<J> {
+    pub inner: J,
+    pub releases: AtomicUsize,
+}
+
+impl<J> MisalignedAlloc<J> {
+    pub fn new(inner: J) -> Self {
+        Self {
+            inner,
+            releases: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl<J: JitAlloc> JitAlloc for MisalignedAlloc<J> {
+    fn alloc(&self, size: usize) -> Result<(*const u8, *mut u8), JitAllocError> {
+        let (rx, rw) = self.inner.alloc(size + 2)?;
+        Ok((rx.wrapping_add(2), rw.wrapping_add(2)))
+    }
+
+    unsafe fn release(&self, rx: *const u8) -> Result<(), JitAllocError> {
+        self.releases.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `rx - 2` came from `self.inner.alloc` (see `alloc`); released once, as
+        // the caller promises for `rx`.
+        unsafe { self.inner.release(rx.wrapping_sub(2)) }
+    }
+}
