@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "vfmt.h"
+
 typedef struct { float a; } F1;
 typedef struct { float a, b; } F2;
 typedef struct { float a, b, c; } F3;
@@ -128,20 +130,20 @@ int64_t a64_exh_i128(int64_t a0, int64_t a1, int64_t a2, int64_t a3, int64_t a4,
 
 /* ---- variadic ---- */
 
-/* `fmt` names each argument: i = int32, l = int64, d = double, p = pointer (summed as an
- * integer), F = F3 (a + b + c), B = Big (v[0] + v[1] + v[2] + d); each term times its
- * position k = 1, 2, ... */
+/* `fmt` names each argument: the scalar letters of vfmt.h, and F = F3 (a + b + c), B = Big
+ * (v[0] + v[1] + v[2] + d); each term times its position k = 1, 2, ... */
 double a64_vfmt(const char *fmt, ...) {
     va_list ap;
     double sum = 0;
     int k = 1;
     va_start(ap, fmt);
     for (const char *c = fmt; *c; c++, k++) {
+        double value;
+        if (vfmt_scalar(*c, &ap, &value)) {
+            sum += k * value;
+            continue;
+        }
         switch (*c) {
-        case 'i': sum += k * (double)va_arg(ap, int32_t); break;
-        case 'l': sum += k * (double)va_arg(ap, int64_t); break;
-        case 'd': sum += k * va_arg(ap, double); break;
-        case 'p': sum += k * (double)(uintptr_t)va_arg(ap, void *); break;
         case 'F': {
             F3 f = va_arg(ap, F3);
             sum += k * (double)(f.a + f.b + f.c);

@@ -11,26 +11,23 @@
 #include <stdarg.h>
 
 #include "dynamic_arm.h"
+#include "vfmt.h"
 
 SHAPES(vfp, __attribute__((pcs("aapcs-vfp"))))
 /* The base standard is in dynamic_arm_base.c: within one translation unit gcc 12 takes
  * function-pointer types that differ only in `pcs` for the same type, and calls through
  * the second one by the first one's standard. */
 
-/* Variadic (always the base standard): `fmt` names each argument: i = int32,
- * l = int64, d = double, p = pointer (its address, summed as an integer). */
+/* Variadic (always the base standard): `fmt` names each argument (vfmt.h). */
 double arm_vfmt(const char *fmt, ...) {
     va_list ap;
     double sum = 0;
     int k = 1;
     va_start(ap, fmt);
     for (const char *c = fmt; *c; c++, k++) {
-        switch (*c) {
-        case 'i': sum += k * (double)va_arg(ap, int32_t); break;
-        case 'l': sum += k * (double)va_arg(ap, int64_t); break;
-        case 'd': sum += k * va_arg(ap, double); break;
-        case 'p': sum += k * (double)(uintptr_t)va_arg(ap, void *); break;
-        }
+        double value;
+        if (vfmt_scalar(*c, &ap, &value))
+            sum += k * value;
     }
     va_end(ap);
     return sum;

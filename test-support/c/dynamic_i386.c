@@ -10,6 +10,7 @@
 #include <stdarg.h>
 
 #include "dynamic_i386.h"
+#include "vfmt.h"
 
 SHAPES(cdecl, )
 SHAPES(stdcall, __attribute__((stdcall)))
@@ -17,20 +18,16 @@ SHAPES(fastcall, __attribute__((fastcall)))
 SHAPES(thiscall, __attribute__((thiscall)))
 /* ms_abi is in dynamic_i386_ms.c. */
 
-/* Variadic (cdecl): `fmt` names each argument: i = int32, l = int64, d = double,
- * p = pointer (its address, summed as an integer). */
+/* Variadic (cdecl): `fmt` names each argument (vfmt.h). */
 double i386_vfmt(const char *fmt, ...) {
     va_list ap;
     double sum = 0;
     int k = 1;
     va_start(ap, fmt);
     for (const char *c = fmt; *c; c++, k++) {
-        switch (*c) {
-        case 'i': sum += k * (double)va_arg(ap, int32_t); break;
-        case 'l': sum += k * (double)va_arg(ap, int64_t); break;
-        case 'd': sum += k * va_arg(ap, double); break;
-        case 'p': sum += k * (double)(uintptr_t)va_arg(ap, void *); break;
-        }
+        double value;
+        if (vfmt_scalar(*c, &ap, &value))
+            sum += k * value;
     }
     va_end(ap);
     return sum;
