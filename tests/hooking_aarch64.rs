@@ -10,8 +10,7 @@
     feature = "default_jit_alloc"
 ))]
 
-use std::ffi::{c_int, c_void};
-use std::sync::Mutex;
+mod common;
 
 use closure_ffi::arch::aarch64::reloc::branch26;
 use closure_ffi::{BareFnMut, BareFnSync};
@@ -24,47 +23,16 @@ extern "C" {
     fn hook_call_scale(x: i32) -> i32;
     fn hook_target_square(x: i32) -> i32;
     fn hook_call_square(x: i32) -> i32;
-    fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int;
 }
 
-const PROT_READ: c_int = 1;
-const PROT_WRITE: c_int = 2;
-const PROT_EXEC: c_int = 4;
-const PAGE: usize = 4096;
-
-/// Patches change the protection of code pages that several targets may share.
-static PATCHING: Mutex<()> = Mutex::new(());
-
-/// Writes `word` at `at` (code of this program) and makes it visible to instruction fetch;
-/// returns the word it replaced.
+/// Writes `word` at `at` (a function's entry), returning the word it replaced.
 ///
 /// # Safety
 /// `at` must be the entry of a function that no thread runs while it is patched.
 unsafe fn patch(at: *const u8, word: u32) -> u32 {
-    let _guard = PATCHING.lock().unwrap();
-    let page = (at as usize & !(PAGE - 1)) as *mut c_void;
-    // SAFETY: `page..page + 2 * PAGE` is mapped code of this program (the patched word lies
-    // in the first page; the second covers nothing else that runs meanwhile).
-    unsafe {
-        assert_eq!(
-            mprotect(page, 2 * PAGE, PROT_READ | PROT_WRITE | PROT_EXEC),
-            0
-        );
-        let slot = at.cast_mut().cast::<u32>();
-        let old = slot.read();
-        slot.write(word);
-        core::arch::asm!(
-            "dc cvau, {a}",
-            "dsb ish",
-            "ic ivau, {a}",
-            "dsb ish",
-            "isb",
-            a = in(reg) at,
-            options(nostack, preserves_flags),
-        );
-        assert_eq!(mprotect(page, 2 * PAGE, PROT_READ | PROT_EXEC), 0);
-        old
-    }
+    // SAFETY: the caller's contract; the hook targets are alone in their part of the text.
+    let old = unsafe { common::code_patch::patch(at.cast_mut(), &word.to_le_bytes()) };
+    u32::from_le_bytes(old.try_into().unwrap())
 }
 
 /// `B thunk`, written at `target`'s entry.

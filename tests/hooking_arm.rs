@@ -14,8 +14,7 @@
     feature = "default_jit_alloc"
 ))]
 
-use std::ffi::{c_char, c_int, c_void};
-use std::sync::Mutex;
+mod common;
 
 use closure_ffi::{BareFnMut, BareFnSync};
 
@@ -27,18 +26,7 @@ extern "C" {
     fn hook_call_poly(x: i32) -> i32;
     fn hook_target_poly2(x: i32) -> i32;
     fn hook_call_poly2(x: i32) -> i32;
-    fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int;
-    /// libgcc: the `cacheflush` system call over `start..end`.
-    fn __clear_cache(start: *mut c_char, end: *mut c_char);
 }
-
-const PROT_READ: c_int = 1;
-const PROT_WRITE: c_int = 2;
-const PROT_EXEC: c_int = 4;
-const PAGE: usize = 4096;
-
-/// Patches change the protection of code pages that several targets may share.
-static PATCHING: Mutex<()> = Mutex::new(());
 
 fn poly(x: i32) -> i32 {
     ((x * 3 + 7) * x - 11) ^ 5
@@ -68,28 +56,14 @@ fn jump(target: *const u8, thunk: *const u8) -> Vec<u8> {
     out
 }
 
-/// Writes `bytes` at the code of the function pointer `target` and makes them visible to
-/// instruction fetch; returns the bytes they replaced.
+/// Writes `bytes` at the code of the function pointer `target` (bit 0 cleared), returning
+/// the bytes they replaced.
 ///
 /// # Safety
 /// `target` must be a function longer than `bytes` that no thread runs while it is patched.
 unsafe fn patch(target: *const u8, bytes: &[u8]) -> Vec<u8> {
-    let _guard = PATCHING.lock().unwrap();
-    let at = (target as usize & !1) as *mut u8;
-    let page = (at as usize & !(PAGE - 1)) as *mut c_void;
-    // SAFETY: `page..page + 2 * PAGE` is mapped code of this program (the patched bytes lie
-    // in it; the rest covers nothing else that runs meanwhile).
-    unsafe {
-        assert_eq!(
-            mprotect(page, 2 * PAGE, PROT_READ | PROT_WRITE | PROT_EXEC),
-            0
-        );
-        let old = std::slice::from_raw_parts(at, bytes.len()).to_vec();
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
-        __clear_cache(at.cast(), at.add(bytes.len()).cast());
-        assert_eq!(mprotect(page, 2 * PAGE, PROT_READ | PROT_EXEC), 0);
-        old
-    }
+    // SAFETY: the caller's contract; the hook targets are alone in their part of the text.
+    unsafe { common::code_patch::patch((target as usize & !1) as *mut u8, bytes) }
 }
 
 #[test]

@@ -6,6 +6,9 @@
     reason = "each test crate uses a different subset of these helpers"
 )]
 
+#[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm")))]
+pub mod code_patch;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
