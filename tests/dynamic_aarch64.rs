@@ -1107,24 +1107,28 @@ fn raw_closure_and_from_raw_abi() {
         args: *const *mut c_void,
         ud: *mut c_void,
     ) {
-        // SAFETY: the Cif is (i64, u128, ...) -> i64 of `ints_types` shape below, ud an i64.
+        // SAFETY: the Cif is (i64, i128, i64) -> i128, as built below; ud is an i128.
         unsafe {
-            let a = (*(*args).cast::<i64>()) as i128;
+            let a = *(*args).cast::<i64>();
             let b = *(*args.add(1)).cast::<i128>();
-            *ret.cast::<i64>() = (a + b) as i64 + *ud.cast::<i64>();
+            let c = *(*args.add(2)).cast::<i64>();
+            let sum = b.wrapping_mul(3) + i128::from(a) - i128::from(c);
+            *ret.cast::<i128>() = sum + *ud.cast::<i128>();
         }
     }
     let cif = Cif::new(
         Abi::from_raw(1).unwrap(),
-        [Type::I64, Type::I128],
-        Type::I64,
+        [Type::I64, Type::I128, Type::I64],
+        Type::I128,
     )
     .unwrap();
-    let ud = 1000i64;
+    let ud = 1000i128;
     // SAFETY: `ud` outlives the closure.
-    let closure = unsafe { Closure::from_raw(cif.clone(), cb, p(&ud)) }.unwrap();
-    let got: i64 = call(&cif, closure.code_ptr(), &[p(&5i64), p(&(1i128 << 70 | 6))]);
-    assert_eq!(got, 1011);
+    let closure = unsafe { Closure::from_raw(cif, cb, p(&ud)) }.unwrap();
+    // gcc's caller passes a = -1, b = 0x0123456789abcdef << 64 | 0xfedcba9876543210, c = 7.
+    let b = (0x0123_4567_89ab_cdef_i128 << 64) | 0xfedc_ba98_7654_3210;
+    let want = b.wrapping_mul(3) - 1 - 7 + 1000;
+    assert_eq!(via(a64_call_i128, closure.code_ptr()), want);
     assert_eq!(Abi::from_raw(2), Err(CifError::BadAbi(2)));
     assert_eq!(Abi::DEFAULT, Abi::Aapcs64);
     assert_eq!(Abi::DEFAULT.to_raw(), 1);
