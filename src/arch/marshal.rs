@@ -156,29 +156,25 @@ pub(crate) unsafe extern "C" fn marshal_call<R>(ctx: *const CallCtx<R>, frame: *
     }
 }
 
-/// An executor's call trampoline, written in assembly: takes a `*mut CallCtx<R>` (declared
-/// untyped: the plan inside is not FFI-safe, and the assembly reads only the fields its
-/// `offset_of!` constants name), reserves the frame, has [`marshal_call`] fill it, calls
-/// and stores the result registers into the context's `ret`. System V on x86_64 on every
-/// host (as [`InvokeFn`]); the C convention elsewhere.
-#[cfg(target_arch = "x86_64")]
-pub(crate) type CallTrampoline = unsafe extern "sysv64" fn(*mut core::ffi::c_void);
-/// An executor's call trampoline (see the x86_64 version).
-#[cfg(not(target_arch = "x86_64"))]
-pub(crate) type CallTrampoline = unsafe extern "C" fn(*mut core::ffi::c_void);
-
 /// Calls `fun` by `plan` through an executor's `trampoline`, its result registers starting
 /// as `ret`, then copies the result into `rvalue` by the plan ([`store_ret`]; nothing if
 /// `rvalue` is null): the end of every executor's `call`.
 ///
+/// `trampoline` gets the `*mut CallCtx<R>` and calls the executor's call trampoline with it
+/// (assembly that reserves the frame, has [`marshal_call`] fill it, calls and stores the
+/// result registers into the context's `ret`; declared untyped, as the plan inside is not
+/// FFI-safe). A closure rather than a function pointer: x86_64 picks its trampoline by
+/// convention inside it, and the direct calls keep its interpreted calls 4 instructions
+/// shorter (callgrind, `scripts/callgrind-dynamic add2_ours`).
+///
 /// # Safety
-/// `trampoline` is the executor's call trampoline for the register layout `R`; `fun` has
+/// `trampoline` calls the executor's call trampoline for the register layout `R`; `fun` has
 /// the signature `plan` was made from, in its convention; `avalue` holds one valid pointer
 /// per argument, each to a value of the argument's type; `rvalue` is null or writable for
 /// the return type's size (and for a machine word when the plan widens an integer).
 #[inline(always)]
 pub(crate) unsafe fn call_by_plan<R: RetBlock>(
-    trampoline: CallTrampoline,
+    trampoline: impl FnOnce(*mut core::ffi::c_void),
     plan: &CallPlan,
     fun: *const u8,
     rvalue: *mut u8,
@@ -186,9 +182,9 @@ pub(crate) unsafe fn call_by_plan<R: RetBlock>(
     ret: R,
 ) {
     let mut ctx = CallCtx::new(plan, fun, rvalue, avalue, ret);
-    // SAFETY: the trampoline follows the plan, which matches `fun`'s signature by the
-    // caller's contract; `ctx` lives across the call.
-    unsafe { trampoline((&mut ctx as *mut CallCtx<R>).cast()) };
+    // The trampoline follows the plan, which matches `fun`'s signature by the caller's
+    // contract; `ctx` lives across the call.
+    trampoline((&mut ctx as *mut CallCtx<R>).cast());
     if rvalue.is_null() {
         return;
     }

@@ -236,6 +236,7 @@ impl CallPlan {
     ///
     /// # Errors
     /// A [`PlanError`] for the return if the frame would overflow.
+    #[inline]
     pub(crate) fn finish(
         &mut self,
         ret: RetPlan,

@@ -93,23 +93,22 @@ pub trait JitAlloc {
     }
 }
 
-/// The alignment generated code needs: none on x86; 4 bytes on Arm (A32 and A64 words, and
-/// T32 code addresses its literals from `Align(PC, 4)`).
-const CODE_ALIGN: usize = if cfg!(any(target_arch = "x86", target_arch = "x86_64")) {
-    1
-} else {
-    4
-};
+/// The alignment generated code needs on Arm: 4 bytes (A32 and A64 words, and T32 code
+/// addresses its literals from `Align(PC, 4)`). x86 code needs none.
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+const CODE_ALIGN: usize = 4;
 
 /// Allocates `size` bytes of JIT memory for code from `alloc`, aligned as the target's code
-/// needs ([`CODE_ALIGN`]): a [`JitAlloc`] promises no alignment, so a block without it is
+/// needs (on Arm, 4 bytes): a [`JitAlloc`] promises no alignment, so a block without it is
 /// released and refused as an allocation failure.
+#[inline]
 pub(crate) fn alloc_code<A: JitAlloc + ?Sized>(
     alloc: &A,
     size: usize,
 ) -> Result<(*const u8, *mut u8), JitAllocError> {
     let (rx, rw) = alloc.alloc(size)?;
-    if rx.align_offset(CODE_ALIGN) != 0 {
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    if rx as usize % CODE_ALIGN != 0 {
         // SAFETY: just allocated by `alloc`, never handed out, released once.
         let _ = unsafe { alloc.release(rx) };
         return Err(JitAllocError);

@@ -77,15 +77,8 @@ pub(crate) unsafe fn call(
     rvalue: *mut u8,
     avalue: *const *const u8,
 ) {
-    // SAFETY: the executor's own trampoline; the rest is the caller's contract.
-    unsafe {
-        call_by_plan(
-            closure_ffi_6_call_arm,
-            plan,
-            fun,
-            rvalue,
-            avalue,
-            RetRegs::default(),
-        )
-    }
+    // SAFETY: the executor's own trampoline, given the context `call_by_plan` built.
+    let trampoline = |ctx| unsafe { closure_ffi_6_call_arm(ctx) };
+    // SAFETY: the caller's contract.
+    unsafe { call_by_plan(trampoline, plan, fun, rvalue, avalue, RetRegs::default()) }
 }

@@ -10,7 +10,7 @@ use core::ffi::c_void;
 use core::mem::offset_of;
 
 use super::{Convention, RetRegs};
-use crate::arch::marshal::{call_by_plan, marshal_call, CallTrampoline};
+use crate::arch::marshal::{call_by_plan, marshal_call};
 use crate::dynamic::plan::{CallPlan, RetPlan};
 
 /// What a call trampoline reads and writes.
@@ -217,11 +217,16 @@ pub(crate) unsafe fn call_generic(
         x87_count,
         ..RetRegs::default()
     };
-    let trampoline: CallTrampoline = match conv {
-        Convention::SysV64 => closure_ffi_6_call_sysv64,
-        Convention::Win64 => closure_ffi_6_call_win64,
+    let trampoline = |ctx| {
+        // SAFETY: the convention's own trampoline, given the context `call_by_plan` built.
+        unsafe {
+            match conv {
+                Convention::SysV64 => closure_ffi_6_call_sysv64(ctx),
+                Convention::Win64 => closure_ffi_6_call_win64(ctx),
+            }
+        }
     };
-    // SAFETY: the convention's own trampoline; the rest is the caller's contract.
+    // SAFETY: the caller's contract.
     unsafe { call_by_plan(trampoline, plan, fun, rvalue, avalue, ret) }
 }
 

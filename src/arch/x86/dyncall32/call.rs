@@ -117,6 +117,8 @@ pub(crate) unsafe fn call(
         fp: fp_kind(&plan.ret),
         ..RetRegs::default()
     };
-    // SAFETY: the executor's own trampoline; the rest is the caller's contract.
-    unsafe { call_by_plan(closure_ffi_6_call_i386, plan, fun, rvalue, avalue, ret) }
+    // SAFETY: the executor's own trampoline, given the context `call_by_plan` built.
+    let trampoline = |ctx| unsafe { closure_ffi_6_call_i386(ctx) };
+    // SAFETY: the caller's contract.
+    unsafe { call_by_plan(trampoline, plan, fun, rvalue, avalue, ret) }
 }
