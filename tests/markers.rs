@@ -227,9 +227,11 @@ suite!(c, C, "C", new_c, c: "C" [call_c_0, call_c_1, call_c_2, call_c_3, call_c_
     call_c_12, call_c_small, call_c_mixed, call_c_large]);
 suite!(c_unwind, CUnwind, "C-unwind", new_c_unwind, c: "C" [call_c_0, call_c_1, call_c_2,
     call_c_3, call_c_7, call_c_12, call_c_small, call_c_mixed, call_c_large]);
-// "system" is "C" on Linux.
+// "system" is "C" except on i686 Windows, where it is stdcall (its suites are in `x86`).
+#[cfg(not(all(target_arch = "x86", windows)))]
 suite!(system, System, "system", new_system, c: "C" [call_c_0, call_c_1, call_c_2, call_c_3,
     call_c_7, call_c_12, call_c_small, call_c_mixed, call_c_large]);
+#[cfg(not(all(target_arch = "x86", windows)))]
 suite!(system_unwind, SystemUnwind, "system-unwind", new_system_unwind, c: "C" [call_c_0,
     call_c_1, call_c_2, call_c_3, call_c_7, call_c_12, call_c_small, call_c_mixed,
     call_c_large]);
@@ -281,6 +283,15 @@ mod x86 {
         call_stdcall_1, call_stdcall_2, call_stdcall_3, call_stdcall_7, call_stdcall_12,
         call_stdcall_small, call_stdcall_mixed, call_stdcall_large]);
     suite!(stdcall_unwind, StdcallUnwind, "stdcall-unwind", new_stdcall_unwind,
+        c: "stdcall" [call_stdcall_0, call_stdcall_1, call_stdcall_2, call_stdcall_3,
+        call_stdcall_7, call_stdcall_12, call_stdcall_small, call_stdcall_mixed,
+        call_stdcall_large]);
+    #[cfg(windows)]
+    suite!(system, System, "system", new_system, c: "stdcall" [call_stdcall_0,
+        call_stdcall_1, call_stdcall_2, call_stdcall_3, call_stdcall_7, call_stdcall_12,
+        call_stdcall_small, call_stdcall_mixed, call_stdcall_large]);
+    #[cfg(windows)]
+    suite!(system_unwind, SystemUnwind, "system-unwind", new_system_unwind,
         c: "stdcall" [call_stdcall_0, call_stdcall_1, call_stdcall_2, call_stdcall_3,
         call_stdcall_7, call_stdcall_12, call_stdcall_small, call_stdcall_mixed,
         call_stdcall_large]);
