@@ -129,6 +129,24 @@ pub enum Abi {
     Vfp,
 }
 
+/// The target's libffi `ffi_abi` numbers ([`Abi::from_raw`]).
+#[cfg(target_arch = "x86_64")]
+const RAW_ABIS: &[(u32, Abi)] = &[(2, Abi::SysV64), (3, Abi::Win64), (4, Abi::Win64)];
+#[cfg(all(target_arch = "x86", not(windows)))]
+const RAW_ABIS: &[(u32, Abi)] = &[
+    (1, Abi::SysV),
+    (3, Abi::ThisCall),
+    (4, Abi::FastCall),
+    (5, Abi::StdCall),
+    (6, Abi::Pascal),
+    (7, Abi::Register),
+    (8, Abi::MsCdecl),
+];
+#[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+const RAW_ABIS: &[(u32, Abi)] = &[(1, Abi::Aapcs64)];
+#[cfg(all(target_arch = "arm", target_os = "linux"))]
+const RAW_ABIS: &[(u32, Abi)] = &[(1, Abi::Aapcs), (2, Abi::Vfp)];
+
 impl Abi {
     /// The C ABI of the target (`extern "C"`).
     pub const DEFAULT: Abi = if cfg!(target_arch = "x86") {
@@ -166,53 +184,24 @@ impl Abi {
     /// libffi's i386 `FFI_REGISTER`.
     pub const REGISTER: Abi = Abi::Register;
 
-    /// The ABI for a libffi `ffi_abi` number of the target's Unix build: on x86_64 UNIX64 =
-    /// 2, WIN64 = EFI64 = 3, GNUW64 = 4; on i386 SYSV = 1, THISCALL = 3, FASTCALL = 4,
-    /// STDCALL = 5, PASCAL = 6, REGISTER = 7, MS_CDECL = 8.
+    /// The ABI for a libffi `ffi_abi` number of the target's Unix build (aliases included):
+    ///
+    /// | target  | numbers |
+    /// |---------|---------|
+    /// | x86_64  | UNIX64 = 2, WIN64 = EFI64 = 3, GNUW64 = 4 |
+    /// | i386    | SYSV = 1, THISCALL = 3, FASTCALL = 4, STDCALL = 5, PASCAL = 6, REGISTER = 7, MS_CDECL = 8 |
+    /// | aarch64 | SYSV = 1 (libffi's WIN64 = 2 is the Windows ABI, which this target does not implement) |
+    /// | arm     | SYSV = 1 (the base standard), VFP = 2 |
     ///
     /// # Errors
     /// [`CifError::BadAbi`] for any other number (libffi's `FFI_BAD_ABI`).
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(closure_ffi_dynamic)]
     pub fn from_raw(raw: u32) -> Result<Abi, CifError> {
-        match raw {
-            2 => Ok(Abi::SysV64),
-            3 | 4 => Ok(Abi::Win64),
-            _ => Err(CifError::BadAbi(raw)),
-        }
-    }
-
-    /// The ABI for a libffi `ffi_abi` number of the target's Unix build: on x86_64 UNIX64 =
-    /// 2, WIN64 = EFI64 = 3, GNUW64 = 4; on i386 SYSV = 1, THISCALL = 3, FASTCALL = 4,
-    /// STDCALL = 5, PASCAL = 6, REGISTER = 7, MS_CDECL = 8.
-    ///
-    /// # Errors
-    /// [`CifError::BadAbi`] for any other number (libffi's `FFI_BAD_ABI`).
-    #[cfg(all(target_arch = "x86", not(windows)))]
-    pub fn from_raw(raw: u32) -> Result<Abi, CifError> {
-        match raw {
-            1 => Ok(Abi::SysV),
-            3 => Ok(Abi::ThisCall),
-            4 => Ok(Abi::FastCall),
-            5 => Ok(Abi::StdCall),
-            6 => Ok(Abi::Pascal),
-            7 => Ok(Abi::Register),
-            8 => Ok(Abi::MsCdecl),
-            _ => Err(CifError::BadAbi(raw)),
-        }
-    }
-
-    /// The ABI for a libffi `ffi_abi` number of the target's Unix build: on 32-bit ARM
-    /// SYSV = 1 (the base standard), VFP = 2.
-    ///
-    /// # Errors
-    /// [`CifError::BadAbi`] for any other number (libffi's `FFI_BAD_ABI`).
-    #[cfg(all(target_arch = "arm", target_os = "linux"))]
-    pub fn from_raw(raw: u32) -> Result<Abi, CifError> {
-        match raw {
-            1 => Ok(Abi::Aapcs),
-            2 => Ok(Abi::Vfp),
-            _ => Err(CifError::BadAbi(raw)),
-        }
+        RAW_ABIS
+            .iter()
+            .find(|&&(number, _)| number == raw)
+            .map(|&(_, abi)| abi)
+            .ok_or(CifError::BadAbi(raw))
     }
 
     /// libffi's `ffi_abi` number of this ABI in the Unix build of the target family it
@@ -245,19 +234,6 @@ impl Abi {
             Abi::SysV64 => Some(Convention::SysV64),
             Abi::Win64 => Some(Convention::Win64),
             _ => None,
-        }
-    }
-
-    /// The ABI for a libffi `ffi_abi` number of the target's Unix build: on aarch64 SYSV =
-    /// 1 (libffi's WIN64 = 2 is the Windows ABI, which this target does not implement).
-    ///
-    /// # Errors
-    /// [`CifError::BadAbi`] for any other number (libffi's `FFI_BAD_ABI`).
-    #[cfg(all(target_arch = "aarch64", target_os = "linux"))]
-    pub fn from_raw(raw: u32) -> Result<Abi, CifError> {
-        match raw {
-            1 => Ok(Abi::Aapcs64),
-            _ => Err(CifError::BadAbi(raw)),
         }
     }
 
