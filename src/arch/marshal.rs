@@ -439,7 +439,6 @@ pub(crate) unsafe fn decode_args(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dynamic::plan::RetPart;
 
     /// A register block with two words and two 16-byte vectors.
     #[derive(Default)]
@@ -459,21 +458,10 @@ mod tests {
         }
     }
 
-    fn regs(parts: &[RetPart], widen: Option<bool>) -> RetPlan {
-        let mut all = [RetPart::default(); 4];
-        all[..parts.len()].copy_from_slice(parts);
-        RetPlan::Regs {
-            parts: all,
-            count: parts.len() as u8,
-            widen,
-        }
-    }
-
     #[test]
     fn results_go_between_registers_and_buffer_by_the_plan() {
-        let part = |reg, off, len| RetPart { reg, off, len };
         // A 12-byte struct: 8 bytes from Vec0, 4 from Int0.
-        let plan = regs(&[part(RetReg::Vec0, 0, 8), part(RetReg::Int0, 8, 4)], None);
+        let plan = RetPlan::regs(&[(RetReg::Vec0, 0, 8), (RetReg::Int0, 8, 4)], None);
         let value: [u8; 12] = core::array::from_fn(|i| i as u8 + 1);
         let mut block = Block::default();
         let mut back = [0xEEu8; 16];
@@ -488,7 +476,7 @@ mod tests {
         assert_eq!(back[12..], [0xEE; 4], "nothing written past it");
 
         // A signed char is widened to a machine word both ways.
-        let plan = regs(&[part(RetReg::Int0, 0, 1)], Some(true));
+        let plan = RetPlan::regs(&[(RetReg::Int0, 0, 1)], Some(true));
         let mut block = Block::default();
         let mut word = [0u8; WORD];
         // SAFETY: one byte read, one word written.

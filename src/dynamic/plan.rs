@@ -130,6 +130,23 @@ pub enum RetPlan {
     },
 }
 
+impl RetPlan {
+    /// A return in registers from `(register, offset, length)` parts, in order: at most four
+    /// (any more are ignored, and no classifier makes more).
+    #[inline]
+    pub fn regs(parts: &[(RetReg, u8, u8)], widen: Option<bool>) -> RetPlan {
+        let mut all = [RetPart::default(); 4];
+        for (slot, &(reg, off, len)) in all.iter_mut().zip(parts) {
+            *slot = RetPart { reg, off, len };
+        }
+        RetPlan::Regs {
+            parts: all,
+            count: parts.len().min(4) as u8,
+            widen,
+        }
+    }
+}
+
 /// Where a closure finds one incoming argument, derived from the plan's moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgSource {

@@ -426,18 +426,6 @@ mod tests {
         REG_BLOCK + off
     }
 
-    fn regs(parts: &[(RetReg, u8, u8)], widen: Option<bool>) -> RetPlan {
-        let mut all = [RetPart::default(); 4];
-        for (slot, &(reg, off, len)) in all.iter_mut().zip(parts) {
-            *slot = RetPart { reg, off, len };
-        }
-        RetPlan::Regs {
-            parts: all,
-            count: parts.len() as u8,
-            widen,
-        }
-    }
-
     #[test]
     fn integers_fill_r0_to_r3_then_the_stack() {
         let args = [
@@ -479,7 +467,7 @@ mod tests {
         assert_eq!(got, [r(0), r(2), sp(0)]);
         assert_eq!(
             plan.ret,
-            regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None)
+            RetPlan::regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None)
         );
         // A stack doubleword after a 4-byte stack argument is 8-aligned.
         let (got, _) = dsts(
@@ -561,7 +549,7 @@ mod tests {
         let (got, plan) = dsts(Vfp, &[Type::F32, Type::F64, Type::F32], &Type::F32);
         assert_eq!(got, [s(0), d(1), s(1)]);
         assert_eq!(plan.stack_size, 0);
-        assert_eq!(plan.ret, regs(&[(RetReg::Vec0, 0, 4)], None));
+        assert_eq!(plan.ret, RetPlan::regs(&[(RetReg::Vec0, 0, 4)], None));
         // bf2(float a, double b, double c, float d, float e): s0, d1, d2, s1, s6.
         let (got, _) = dsts(
             Vfp,
@@ -652,21 +640,21 @@ mod tests {
             assert_eq!(ret(conv, &Type::VOID), RetPlan::Void);
             assert_eq!(
                 ret(conv, &Type::I8),
-                regs(&[(RetReg::Int0, 0, 1)], Some(true))
+                RetPlan::regs(&[(RetReg::Int0, 0, 1)], Some(true))
             );
             assert_eq!(
                 ret(conv, &Type::U16),
-                regs(&[(RetReg::Int0, 0, 2)], Some(false))
+                RetPlan::regs(&[(RetReg::Int0, 0, 2)], Some(false))
             );
             assert_eq!(
                 ret(conv, &Type::I32),
-                regs(&[(RetReg::Int0, 0, 4)], Some(true))
+                RetPlan::regs(&[(RetReg::Int0, 0, 4)], Some(true))
             );
-            let pair = regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None);
+            let pair = RetPlan::regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None);
             assert_eq!(ret(conv, &Type::U64), pair);
             // rs3(): struct { char a, b, c; } in r0.
             let s3 = st(&[Type::U8; 3]);
-            assert_eq!(ret(conv, &s3), regs(&[(RetReg::Int0, 0, 3)], None));
+            assert_eq!(ret(conv, &s3), RetPlan::regs(&[(RetReg::Int0, 0, 3)], None));
             // Larger composites through memory, the pointer in r0; arguments from r1.
             let s8 = st(&[Type::I32, Type::I32]);
             let (got, p) = dsts(conv, &[Type::I32, Type::I64], &s8);
@@ -677,27 +665,36 @@ mod tests {
         }
         // The base standard: floating point in core registers; cf_b(), cd_b(): complex
         // values are composites (8 and 16 bytes: through memory).
-        let pair = regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None);
-        assert_eq!(ret(Aapcs, &Type::F32), regs(&[(RetReg::Int0, 0, 4)], None));
+        let pair = RetPlan::regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None);
+        assert_eq!(
+            ret(Aapcs, &Type::F32),
+            RetPlan::regs(&[(RetReg::Int0, 0, 4)], None)
+        );
         assert_eq!(ret(Aapcs, &Type::F64), pair);
         for c in [Type::complex_f32(), Type::complex_f64()] {
             assert_eq!(ret(Aapcs, &c), RetPlan::Indirect { dst: r(0) });
         }
         // The VFP variant: s0, d0, and candidates in s0..s3 / d0..d3 (cf(): s0, s1;
         // cd(): d0, d1).
-        assert_eq!(ret(Vfp, &Type::F32), regs(&[(RetReg::Vec0, 0, 4)], None));
-        assert_eq!(ret(Vfp, &Type::F64), regs(&[(RetReg::Vec0, 0, 8)], None));
+        assert_eq!(
+            ret(Vfp, &Type::F32),
+            RetPlan::regs(&[(RetReg::Vec0, 0, 4)], None)
+        );
+        assert_eq!(
+            ret(Vfp, &Type::F64),
+            RetPlan::regs(&[(RetReg::Vec0, 0, 8)], None)
+        );
         assert_eq!(
             ret(Vfp, &Type::complex_f32()),
-            regs(&[(RetReg::Vec0, 0, 8)], None)
+            RetPlan::regs(&[(RetReg::Vec0, 0, 8)], None)
         );
         assert_eq!(
             ret(Vfp, &st(&[Type::F32; 3])),
-            regs(&[(RetReg::Vec0, 0, 8), (RetReg::Vec1, 8, 4)], None)
+            RetPlan::regs(&[(RetReg::Vec0, 0, 8), (RetReg::Vec1, 8, 4)], None)
         );
         assert_eq!(
             ret(Vfp, &st(&[Type::F64; 4])),
-            regs(
+            RetPlan::regs(
                 &[
                     (RetReg::Vec0, 0, 8),
                     (RetReg::Vec1, 8, 8),
@@ -709,8 +706,8 @@ mod tests {
         );
         // A small union of a float: s0; a 12-byte int struct: memory.
         let u = Type::union([Type::F32]).unwrap();
-        assert_eq!(ret(Vfp, &u), regs(&[(RetReg::Vec0, 0, 4)], None));
-        assert_eq!(ret(Aapcs, &u), regs(&[(RetReg::Int0, 0, 4)], None));
+        assert_eq!(ret(Vfp, &u), RetPlan::regs(&[(RetReg::Vec0, 0, 4)], None));
+        assert_eq!(ret(Aapcs, &u), RetPlan::regs(&[(RetReg::Int0, 0, 4)], None));
     }
 
     #[test]
@@ -724,7 +721,7 @@ mod tests {
         assert_eq!(got, [r(0), r(2)]);
         assert_eq!(
             p.ret,
-            regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None)
+            RetPlan::regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None)
         );
         let err = plan(Vfp, &[Type::I32, Type::F32], &Type::VOID, Some(1)).unwrap_err();
         assert_eq!(err.reason, ValueTypeError::NotPromoted);

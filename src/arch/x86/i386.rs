@@ -49,8 +49,8 @@
 //! hidden pointer, as libffi's `FFI_MS_CDECL` on non-Windows i386 builds.
 
 use crate::dynamic::plan::{
-    check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPart,
-    RetPlan, RetReg, ValueTypeError,
+    check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPlan, RetReg,
+    ValueTypeError,
 };
 use crate::dynamic::types::{Type, TypeKind};
 
@@ -162,27 +162,8 @@ pub fn plan(
 
 /// How a value of `ty` comes back, and whether through a hidden pointer.
 fn ret_plan(ty: &Type) -> Result<RetPlan, ValueTypeError> {
-    let part = |reg, off, len| RetPart { reg, off, len };
-    let one = |reg, len, widen| RetPlan::Regs {
-        parts: [
-            part(reg, 0, len),
-            RetPart::default(),
-            RetPart::default(),
-            RetPart::default(),
-        ],
-        count: 1,
-        widen,
-    };
-    let int64 = RetPlan::Regs {
-        parts: [
-            part(RetReg::Int0, 0, 4),
-            part(RetReg::Int1, 4, 4),
-            RetPart::default(),
-            RetPart::default(),
-        ],
-        count: 2,
-        widen: None,
-    };
+    let one = |reg, len, widen| RetPlan::regs(&[(reg, 0, len)], widen);
+    let int64 = RetPlan::regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None);
     Ok(match ty.kind() {
         TypeKind::Void => RetPlan::Void,
         TypeKind::U128 | TypeKind::I128 => return Err(ValueTypeError::Unsupported),
@@ -491,17 +472,7 @@ mod tests {
 
     #[test]
     fn scalar_returns() {
-        let regs = |parts: &[(RetReg, u8, u8)], widen| {
-            let mut all = [RetPart::default(); 4];
-            for (slot, &(reg, off, len)) in all.iter_mut().zip(parts) {
-                *slot = RetPart { reg, off, len };
-            }
-            RetPlan::Regs {
-                parts: all,
-                count: parts.len() as u8,
-                widen,
-            }
-        };
+        let regs = RetPlan::regs;
         let ret = |ty: &Type| plan(SysV, &[], ty, None).unwrap().ret;
         assert_eq!(ret(&Type::I8), regs(&[(RetReg::Int0, 0, 1)], Some(true)));
         assert_eq!(ret(&Type::U32), regs(&[(RetReg::Int0, 0, 4)], Some(false)));

@@ -23,8 +23,7 @@
 //! slot, so that variadic callees (which read the integer register) see it too.
 
 use crate::dynamic::plan::{
-    check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPart,
-    RetPlan, RetReg,
+    check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPlan, RetReg,
 };
 use crate::dynamic::types::{Type, TypeKind};
 
@@ -113,21 +112,7 @@ pub fn classify_signature(
 }
 
 fn regs(reg: RetReg, len: usize, widen: Option<bool>) -> RetPlan {
-    let part = RetPart {
-        reg,
-        off: 0,
-        len: len as u8,
-    };
-    RetPlan::Regs {
-        parts: [
-            part,
-            RetPart::default(),
-            RetPart::default(),
-            RetPart::default(),
-        ],
-        count: 1,
-        widen,
-    }
+    RetPlan::regs(&[(reg, 0, len as u8)], widen)
 }
 
 #[cfg(test)]

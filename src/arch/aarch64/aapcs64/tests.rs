@@ -25,18 +25,6 @@ fn dsts(args: &[Type]) -> Vec<u32> {
     (0..args.len()).map(|i| plan.moves_of(i)[0].dst).collect()
 }
 
-fn regs(parts: &[(RetReg, u8, u8)], widen: Option<bool>) -> RetPlan {
-    let mut all = [RetPart::default(); 4];
-    for (slot, &(reg, off, len)) in all.iter_mut().zip(parts) {
-        *slot = RetPart { reg, off, len };
-    }
-    RetPlan::Regs {
-        parts: all,
-        count: parts.len() as u8,
-        widen,
-    }
-}
-
 #[test]
 fn scalars_take_x_and_v_registers_in_their_own_sequences() {
     // int narrow(signed char c, unsigned short s): w0, w1 (the callee re-extends: `add w0,
@@ -218,22 +206,28 @@ fn returns() {
     let ret = |ty: &Type| plan(&[], ty, None).unwrap().ret;
     use RetReg::*;
     // signed char ret_sc(long): x0, widened in the buffer as libffi's ffi_arg.
-    assert_eq!(ret(&Type::I8), regs(&[(Int0, 0, 1)], Some(true)));
-    assert_eq!(ret(&Type::U32), regs(&[(Int0, 0, 4)], Some(false)));
-    assert_eq!(ret(&Type::I64), regs(&[(Int0, 0, 8)], None));
-    assert_eq!(ret(&Type::I128), regs(&[(Int0, 0, 8), (Int1, 8, 8)], None));
-    assert_eq!(ret(&Type::F32), regs(&[(Vec0, 0, 4)], None));
-    assert_eq!(ret(&Type::LONG_DOUBLE), regs(&[(Vec0, 0, 16)], None));
+    assert_eq!(ret(&Type::I8), RetPlan::regs(&[(Int0, 0, 1)], Some(true)));
+    assert_eq!(ret(&Type::U32), RetPlan::regs(&[(Int0, 0, 4)], Some(false)));
+    assert_eq!(ret(&Type::I64), RetPlan::regs(&[(Int0, 0, 8)], None));
+    assert_eq!(
+        ret(&Type::I128),
+        RetPlan::regs(&[(Int0, 0, 8), (Int1, 8, 8)], None)
+    );
+    assert_eq!(ret(&Type::F32), RetPlan::regs(&[(Vec0, 0, 4)], None));
+    assert_eq!(
+        ret(&Type::LONG_DOUBLE),
+        RetPlan::regs(&[(Vec0, 0, 16)], None)
+    );
     // F3 ret_f3(float): s0, s1, s2.  L2 ret_l2(long double): q0, q1.
     let f3 = st(&[Type::F32, Type::F32, Type::F32]);
     assert_eq!(
         ret(&f3),
-        regs(&[(Vec0, 0, 4), (Vec1, 4, 4), (Vec2, 8, 4)], None)
+        RetPlan::regs(&[(Vec0, 0, 4), (Vec1, 4, 4), (Vec2, 8, 4)], None)
     );
     let l4 = st(&[Type::LONG_DOUBLE; 4]);
     assert_eq!(
         ret(&l4),
-        regs(
+        RetPlan::regs(
             &[
                 (Vec0, 0, 16),
                 (Vec1, 16, 16),
@@ -246,18 +240,18 @@ fn returns() {
     // _Complex float ret_cf(float): s0, s1.
     assert_eq!(
         ret(&Type::complex_f32()),
-        regs(&[(Vec0, 0, 4), (Vec1, 4, 4)], None)
+        RetPlan::regs(&[(Vec0, 0, 4), (Vec1, 4, 4)], None)
     );
     // FI ret_fi(int): x0 (`orr x0, x1, x0, lsl 32`); a 12-byte struct in x0 and x1.
     assert_eq!(
         ret(&st(&[Type::F32, Type::I32])),
-        regs(&[(Int0, 0, 8)], None)
+        RetPlan::regs(&[(Int0, 0, 8)], None)
     );
     assert_eq!(
         ret(&st(&[Type::I32; 3])),
-        regs(&[(Int0, 0, 8), (Int1, 8, 4)], None)
+        RetPlan::regs(&[(Int0, 0, 8), (Int1, 8, 4)], None)
     );
-    assert_eq!(ret(&st(&[Type::U8])), regs(&[(Int0, 0, 1)], None));
+    assert_eq!(ret(&st(&[Type::U8])), RetPlan::regs(&[(Int0, 0, 1)], None));
     // Big ret_big(long): stored through x8 (`stp x0, x2, [x8]`), x0 not set.
     let big = st(&[Type::array(Type::I64, 3).unwrap()]);
     let p = plan(&[Type::I64], &big, None).unwrap();
