@@ -113,29 +113,7 @@ fn binary128_to_f64(bits: u128) -> f64 {
     }
     // value = m * 2^(max(exp, 1) - 16383 - 112), the implicit bit only for normal numbers.
     let m = if exp == 0 { frac } else { frac | (1 << 112) };
-    if m == 0 {
-        return sign * 0.0;
-    }
-    let lz = m.leading_zeros() as i32;
-    let lead = exp.max(1) - 16383 - 112 + (127 - lz); // the exponent of the leading 1 bit
-    if lead > 1023 {
-        return sign * f64::INFINITY;
-    }
-    // Keep 53 bits (fewer for f64 subnormals), rounding ties to even, then scale exactly.
-    let drop = (128 - lz) - 53 + (-1022 - lead).max(0);
-    if drop <= 0 {
-        return sign * (m as f64) * pow2(lead - (127 - lz));
-    }
-    if drop >= 127 {
-        return sign * 0.0;
-    }
-    let mut top = m >> drop;
-    let rem = m & ((1u128 << drop) - 1);
-    let half = 1u128 << (drop - 1);
-    if rem > half || (rem == half && top & 1 == 1) {
-        top += 1;
-    }
-    sign * (top as f64) * pow2(lead - (127 - lz) + drop)
+    round_to_f64(sign, m, exp.max(1) - 16383 - 112)
 }
 
 #[cfg(target_arch = "arm")]
@@ -192,30 +170,40 @@ impl LongDouble {
                 f64::NAN
             };
         }
-        if mant == 0 {
-            return sign * 0.0;
-        }
         // value = mant * 2^(exp - 16383 - 63), with exponent field 0 meaning 1 (x87
-        // denormals). Keep as many bits as the f64 result holds at its exponent (53, fewer
-        // for f64 subnormals), rounding ties to even, then scale exactly.
-        let lz = mant.leading_zeros() as i32;
-        let lead = exp.max(1) - 16383 - lz; // the exponent of the leading 1 bit
-        if lead > 1023 {
-            return sign * f64::INFINITY;
-        }
-        let drop = 11 + (-1022 - lead).max(0);
-        if drop > 65 {
-            return sign * 0.0;
-        }
-        let norm = u128::from(mant << lz);
-        let mut top = norm >> drop;
-        let rem = norm & ((1u128 << drop) - 1);
-        let half = 1u128 << (drop - 1);
-        if rem > half || (rem == half && top & 1 == 1) {
-            top += 1;
-        }
-        sign * (top as f64) * pow2(lead - 63 + drop)
+        // denormals).
+        round_to_f64(sign, u128::from(mant), exp.max(1) - 16383 - 63)
     }
+}
+
+/// `sign * m * 2^e` rounded to the nearest `f64`: as many of `m`'s leading bits as the
+/// result holds at its exponent (53, fewer for subnormals), ties to even, overflow to
+/// infinity, underflow to zero. `m` must be below 2^127.
+#[cfg_attr(target_arch = "arm", allow(dead_code))]
+fn round_to_f64(sign: f64, m: u128, e: i32) -> f64 {
+    if m == 0 {
+        return sign * 0.0;
+    }
+    let width = 128 - m.leading_zeros() as i32;
+    let lead = e + width - 1; // the exponent of the leading 1 bit
+    if lead > 1023 {
+        return sign * f64::INFINITY;
+    }
+    let drop = width - 53 + (-1022 - lead).max(0);
+    if drop <= 0 {
+        // Exact: at most 53 bits, and e >= -1074 (pow2 is exact there).
+        return sign * (m as f64) * pow2(e);
+    }
+    if drop > width {
+        return sign * 0.0; // below half the smallest subnormal
+    }
+    let mut top = m >> drop;
+    let rem = m & ((1u128 << drop) - 1);
+    let half = 1u128 << (drop - 1);
+    if rem > half || (rem == half && top & 1 == 1) {
+        top += 1;
+    }
+    sign * (top as f64) * pow2(e + drop)
 }
 
 /// 2^e as an f64, saturating to 0 and infinity, computed in exact steps.
@@ -285,6 +273,16 @@ mod tests {
         bytes[1] = 0x0C; // bits 11 (2^-52, the last kept bit) and 10 (2^-53): a tie
         let tie = LongDouble(bytes).to_f64();
         assert_eq!(tie, 1.0 + 2f64.powi(-51));
+        // value = mant * 2^(exp - 16383 - 63): around the smallest subnormal, 2^-1074.
+        let x87 = |exp: u16, mant: u64| LongDouble::from_parts(exp, mant).to_f64();
+        let min = f64::from_bits(1);
+        assert_eq!(x87(16383 - 1075, 1 << 63), 0.0); // half of it: a tie, to even
+        assert_eq!(x87(16383 - 1075, (1 << 63) | 1), min); // just above half
+        assert_eq!(x87(16383 - 1074, 3 << 62), 2.0 * min); // 1.5 of it: a tie, to even
+        assert_eq!(x87(0x8000 | (16383 - 1074), 1 << 63), -min);
+        assert_eq!(x87(0, 1 << 63), 0.0); // an x87 denormal
+        assert_eq!(x87(16383 + 63, 1), 1.0); // an unnormal: no integer bit
+        assert_eq!(x87(16383 + 1024, 1 << 63), f64::INFINITY);
         // The 6 padding bytes do not take part in equality.
         let mut padded = one;
         padded.0[LONG_DOUBLE_BYTES - 1] = 0xAA;
