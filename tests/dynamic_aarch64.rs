@@ -94,7 +94,8 @@ c_functions!(
     a64_exh_x,
     a64_exh_i128,
     a64_vfmt,
-    a64_call_l2
+    a64_call_l2,
+    a64_upad
 );
 
 extern "C" {
@@ -274,6 +275,21 @@ fn narrow_results_are_widened_to_ffi_arg() {
     let base = 0x1000usize as *const u8;
     let got: usize = call(&cif, code(a64_ret_ptr), &[p(&base), p(&24i64)]);
     assert_eq!(got, 0x1018);
+}
+
+#[test]
+fn a_union_with_a_padded_member_is_no_hfa() {
+    // union { float f[2]; struct { float x; } __attribute__((aligned(8))) p; }: 8 bytes,
+    // two floats at most, but the padded member disqualifies it, so it travels in x0.
+    #[repr(C, align(8))]
+    #[derive(Clone, Copy)]
+    struct UPad([f32; 2]);
+    let pad_f = Type::structure([Type::F32]).unwrap().aligned(8).unwrap();
+    let upad = Type::union([Type::array(Type::F32, 2).unwrap(), pad_f]).unwrap();
+    let cif = Cif::new(Abi::DEFAULT, [Type::F32, upad.clone()], upad).unwrap();
+    let (k, u) = (2.5f32, UPad([1.5, -4.0]));
+    let got: UPad = call(&cif, code(a64_upad), &[p(&k), p(&u)]);
+    assert_eq!(got.0, [k * u.0[1], k + u.0[0]]);
 }
 
 #[test]

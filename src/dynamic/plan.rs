@@ -472,6 +472,51 @@ pub(crate) fn ret_widen(ty: &Type) -> Option<bool> {
         .filter(|_| ty.size() < 8)
 }
 
+/// gcc's `aapcs_vfp_sub_candidate`, which AAPCS64 (homogeneous floating-point aggregates)
+/// and the AAPCS VFP variant (VFP candidates) share: `ty` as `count` floating-point
+/// elements of one base, as `(base, bytes per element, count)`, or `None` if it holds
+/// anything else, mixes bases, has padding at any level (an over-aligned member, even
+/// inside a union, disqualifies it) or holds more than 4. A union counts as many elements
+/// as its largest member. `base_of` gives a scalar's base and size, or `None`.
+pub(crate) fn homogeneous_float<B: Copy + PartialEq>(
+    ty: &Type,
+    base_of: &impl Fn(&Type) -> Option<(B, usize)>,
+) -> Option<(B, usize, usize)> {
+    let (base, bytes, count) = match ty.kind() {
+        TypeKind::Complex | TypeKind::Array => {
+            let (base, bytes, count) = homogeneous_float(ty.element()?, base_of)?;
+            (base, bytes, count.checked_mul(ty.len())?)
+        }
+        TypeKind::Struct | TypeKind::Union => {
+            let mut found: Option<(B, usize)> = None;
+            let mut count = 0usize;
+            for member in ty.members() {
+                let (b, bytes, n) = homogeneous_float(member, base_of)?;
+                if found.is_some_and(|(f, _)| f != b) {
+                    return None;
+                }
+                found = Some((b, bytes));
+                count = if ty.kind() == TypeKind::Struct {
+                    count + n
+                } else {
+                    count.max(n)
+                };
+                if count > 4 {
+                    return None;
+                }
+            }
+            let (base, bytes) = found?;
+            (base, bytes, count)
+        }
+        _ => {
+            let (base, bytes) = base_of(ty)?;
+            return Some((base, bytes, 1));
+        }
+    };
+    // No padding: the type is exactly its elements.
+    (count <= 4 && ty.size() == count * bytes).then_some((base, bytes, count))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,6 +70,13 @@ float a64_ret_f(float x) { return x * 0.5f; }
 
 F1 a64_f1(F1 x) { F1 r = {x.a + 1}; return r; }
 F2 a64_f2(F2 x) { F2 r = {x.b, x.a}; return r; }
+
+/* Two floats in a union beside a padded one-float struct: no HFA, since padding at any
+ * level disqualifies it (gcc's aapcs_vfp_sub_candidate), so u comes in x0 and the result
+ * goes back in x0, not in s registers (k takes s0 either way). */
+typedef struct { float x; } __attribute__((aligned(8))) PadF;
+typedef union { float f[2]; PadF p; } UPad;
+UPad a64_upad(float k, UPad u) { UPad r; r.f[0] = k * u.f[1]; r.f[1] = k + u.f[0]; return r; }
 F3 a64_f3(F3 x, float k) { F3 r = {x.a * k, x.b * k, x.c * k}; return r; }
 F4 a64_f4(F4 x, F4 y) { F4 r = {x.a + y.d, x.b + y.c, x.c + y.b, x.d + y.a}; return r; }
 D1 a64_d1(D1 x) { D1 r = {-x.a}; return r; }

@@ -62,8 +62,8 @@
 use alloc::vec::Vec;
 
 use crate::dynamic::plan::{
-    check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPart,
-    RetPlan, RetReg,
+    check_arg, frame_add, homogeneous_float, ret_widen, scalar_op, CallPlan, Move, MoveOp,
+    PlanError, RetPart, RetPlan, RetReg,
 };
 use crate::dynamic::types::{Type, TypeKind};
 
@@ -102,8 +102,8 @@ pub struct Hfa {
 }
 
 /// The HFA form of a struct, union or complex type, if it is one (gcc's
-/// `aapcs_vfp_sub_candidate`: a union counts as many members as its largest member, and
-/// the type's size must be exactly `count` members, without padding).
+/// `aapcs_vfp_sub_candidate`, `plan::homogeneous_float`: `float`, `double` and `long double`
+/// are three bases).
 pub fn hfa(ty: &Type) -> Option<Hfa> {
     if !matches!(
         ty.kind(),
@@ -111,52 +111,18 @@ pub fn hfa(ty: &Type) -> Option<Hfa> {
     ) {
         return None;
     }
-    let mut base = None;
-    let count = hfa_count(ty, &mut base)?;
-    let size = base?.size();
-    (1..=4)
-        .contains(&count)
-        .then_some(())
-        .filter(|_| ty.size() == count * size)?;
+    let base_of = |t: &Type| {
+        matches!(
+            t.kind(),
+            TypeKind::F32 | TypeKind::F64 | TypeKind::LongDouble
+        )
+        .then(|| (t.kind(), t.size()))
+    };
+    let (_, size, count) = homogeneous_float(ty, &base_of)?;
     Some(Hfa {
         size: size as u32,
         count: count as u32,
     })
-}
-
-/// Members of `ty` counted as HFA elements of the kind in `base` (set by the first one), or
-/// `None` if `ty` holds anything else (capped above 4: larger counts are no HFA anyway).
-fn hfa_count(ty: &Type, base: &mut Option<Type>) -> Option<usize> {
-    match ty.kind() {
-        TypeKind::F32 | TypeKind::F64 | TypeKind::LongDouble => {
-            match base {
-                Some(b) if b.kind() != ty.kind() => return None,
-                Some(_) => {}
-                None => *base = Some(ty.clone()),
-            }
-            Some(1)
-        }
-        TypeKind::Complex => Some(2 * hfa_count(ty.element()?, base)?),
-        TypeKind::Array => {
-            let one = hfa_count(ty.element()?, base)?;
-            Some(one.saturating_mul(ty.len()).min(5))
-        }
-        TypeKind::Struct => {
-            let mut sum = 0usize;
-            for member in ty.members() {
-                sum = (sum + hfa_count(member, base)?).min(5);
-            }
-            Some(sum)
-        }
-        TypeKind::Union => {
-            let mut most = 0;
-            for member in ty.members() {
-                most = most.max(hfa_count(member, base)?);
-            }
-            Some(most)
-        }
-        _ => None,
-    }
 }
 
 /// The alignment AAPCS64 uses to place an argument (gcc's `aarch64_function_arg_alignment`):

@@ -57,8 +57,8 @@
 //! a padded (over-aligned) float struct is not.
 
 use crate::dynamic::plan::{
-    check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPart,
-    RetPlan, RetReg, ValueTypeError,
+    check_arg, frame_add, homogeneous_float, ret_widen, scalar_op, CallPlan, Move, MoveOp,
+    PlanError, RetPart, RetPlan, RetReg, ValueTypeError,
 };
 use crate::dynamic::types::{Type, TypeKind};
 
@@ -103,56 +103,20 @@ impl Base {
             Self::Double => 2,
         }
     }
-
-    /// Bytes per element.
-    fn bytes(self) -> usize {
-        4 * self.width() as usize
-    }
 }
 
-/// `ty` as a VFP candidate: its element and the number of elements (1..=4), or `None`.
+/// `ty` as a VFP candidate: its element and the number of elements (1..=4), or `None`
+/// (gcc's `aapcs_vfp_sub_candidate`, `plan::homogeneous_float`).
 fn vfp_candidate(ty: &Type) -> Option<(Base, u32)> {
-    let (base, count) = sub_candidate(ty)?;
-    (1..=4).contains(&count).then_some((base, count as u32))
-}
-
-/// gcc's `aapcs_vfp_sub_candidate`: the element and count of floating-point scalars of a
-/// homogeneous type, `None` if it is not one (or holds more than 4, which stops early).
-fn sub_candidate(ty: &Type) -> Option<(Base, usize)> {
-    let same = |a: Option<Base>, b: Base| a.is_none_or(|a| a == b);
-    let (base, count) = match ty.kind() {
-        TypeKind::F32 => return Some((Base::Single, 1)),
-        TypeKind::F64 => return Some((Base::Double, 1)),
+    let base_of = |t: &Type| match t.kind() {
+        TypeKind::F32 => Some((Base::Single, 4)),
+        TypeKind::F64 => Some((Base::Double, 8)),
         // `long double` is `double` on ARM; another layout is not ARM's.
-        TypeKind::LongDouble if ty.size() == 8 => return Some((Base::Double, 1)),
-        TypeKind::Complex | TypeKind::Array => {
-            let (base, count) = sub_candidate(ty.element()?)?;
-            (base, count.checked_mul(ty.len())?)
-        }
-        TypeKind::Struct | TypeKind::Union => {
-            let mut base = None;
-            let mut count = 0usize;
-            for member in ty.members() {
-                let (b, n) = sub_candidate(member)?;
-                if !same(base, b) {
-                    return None;
-                }
-                base = Some(b);
-                count = if ty.kind() == TypeKind::Struct {
-                    count + n
-                } else {
-                    count.max(n)
-                };
-                if count > 4 {
-                    return None;
-                }
-            }
-            (base?, count)
-        }
-        _ => return None,
+        TypeKind::LongDouble if t.size() == 8 => Some((Base::Double, 8)),
+        _ => None,
     };
-    // No padding: the type is exactly its elements (an over-aligned struct is not one).
-    (count <= 4 && ty.size() == count * base.bytes()).then_some((base, count))
+    let (base, _, count) = homogeneous_float(ty, &base_of)?;
+    Some((base, count as u32))
 }
 
 /// Whether an argument of `ty` is 8-byte aligned for passing (C.3, C.7), by gcc's rule

@@ -103,6 +103,10 @@ fn hfas_take_one_v_register_per_member() {
     assert_eq!(hfa(&st(&[Type::F32, Type::I32])), None);
     assert_eq!(hfa(&st(&[Type::F32]).aligned(16).unwrap()), None);
     assert_eq!(hfa(&Type::union([Type::F32, Type::F64]).unwrap()), None);
+    // Padding inside a union member counts too (gcc returns this union in x0).
+    let pad_f = st(&[Type::F32]).aligned(8).unwrap();
+    let upad = Type::union([Type::array(Type::F32, 2).unwrap(), pad_f]).unwrap();
+    assert_eq!(hfa(&upad), None);
     assert_eq!(hfa(&Type::F64), None);
 }
 
