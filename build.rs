@@ -42,7 +42,7 @@ fn rustc_is_nightly() -> bool {
 }
 
 /// Sets `cfg(closure_ffi_dynamic)` on the targets with a dynamic-layer executor (Cif,
-/// closures, the typed layer): x86_64, i686 off Windows, aarch64 and 32-bit Arm Linux. The
+/// closures, the typed layer): x86_64, i686, aarch64 and 32-bit Arm Linux. The
 /// one place that list is written for the library's items.
 fn dynamic_cfg() {
     println!("cargo::rustc-check-cfg=cfg(closure_ffi_dynamic)");
@@ -50,7 +50,7 @@ fn dynamic_cfg() {
     let (arch, os) = (var("CARGO_CFG_TARGET_ARCH"), var("CARGO_CFG_TARGET_OS"));
     let executor = match arch.as_str() {
         "x86_64" => true,
-        "x86" => os != "windows",
+        "x86" => true,
         "aarch64" | "arm" => os == "linux",
         _ => false,
     };

@@ -40,7 +40,7 @@
 #![doc = include_str!("docs/reference.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
 // The dynamic layer's docs (docs/dynamic.md, `dynamic`) link to its executor and closures,
-// which exist on x86_64, i686 Linux and aarch64 Linux only; elsewhere those links have no
+// which exist on x86_64, i686, aarch64 Linux and 32-bit Arm Linux only; elsewhere those links have no
 // target (the docs are built and checked on x86_64).
 #![cfg_attr(not(target_arch = "x86_64"), allow(rustdoc::broken_intra_doc_links))]
 #![cfg_attr(feature = "c_variadic", feature(c_variadic))]

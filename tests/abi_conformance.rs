@@ -4,6 +4,8 @@
 //! - x86_64 Linux: System V, and Win64 as gcc's `ms_abi`;
 //! - x86_64 Windows: Win64, compiled with mingw-w64's gcc (under wine, through
 //!   `scripts/cc-server`);
+//! - i686 Windows: ms_cdecl (the C convention there), stdcall, fastcall and thiscall, the
+//!   same way (i386 System V is not gcc's on Windows);
 //! - i386 (`gcc -m32`): System V, stdcall, fastcall, thiscall and ms_cdecl as gcc's
 //!   `ms_abi`, without `__int128`, variadic for the caller-pops ones only;
 //! - aarch64: AAPCS64, compiled with `aarch64-linux-gnu-gcc`, which the test binary starts
@@ -56,7 +58,7 @@
         ),
         target_os = "linux"
     ),
-    all(target_arch = "x86_64", windows)
+    all(any(target_arch = "x86_64", target_arch = "x86"), windows)
 ))]
 
 #[path = "abi_conformance/c_source.rs"]
@@ -118,7 +120,7 @@ fn arm_aapcs() {
     run(Abi::Aapcs, "arm_aapcs");
 }
 
-#[cfg(target_arch = "x86")]
+#[cfg(all(target_arch = "x86", not(windows)))]
 #[test]
 fn i386_sysv() {
     run(Abi::SysV, "i386_sysv");

@@ -13,7 +13,7 @@
     feature = "proc_macros",
     any(
         target_arch = "x86_64",
-        all(target_arch = "x86", target_os = "linux"),
+        target_arch = "x86",
         all(any(target_arch = "aarch64", target_arch = "arm"), target_os = "linux")
     )
 ))]

@@ -39,7 +39,7 @@ pub(crate) use self::arm::native;
 
 // The executor of call plans for the dynamic layer (`dyncall`), and what every executor
 // shares in machine words (`marshal`).
-#[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows))))]
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
 pub(crate) use self::x86::dyncall;
 
 #[cfg(all(target_arch = "aarch64", target_os = "linux"))]

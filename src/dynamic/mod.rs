@@ -13,7 +13,7 @@
 //!   types to [`Type`]s (`#[derive(CType)]` with feature `proc_macros`).
 //!
 //! ```
-//! # #[cfg(any(target_arch = "x86_64", all(target_arch = "x86", not(windows)), all(any(target_arch = "aarch64", target_arch = "arm"), target_os = "linux")))] {
+//! # #[cfg(any(target_arch = "x86_64", target_arch = "x86", all(any(target_arch = "aarch64", target_arch = "arm"), target_os = "linux")))] {
 //! use closure_ffi::dynamic::{Abi, Cif, Closure, Type};
 //!
 //! let cif = Cif::new(Abi::DEFAULT, [Type::I32, Type::F64], Type::F64)?;
@@ -111,7 +111,9 @@ pub enum Abi {
     FastCall,
     /// i386 cdecl as Microsoft defines it (gcc's `ms_abi` on i386; libffi's
     /// `FFI_MS_CDECL`): as [`SysV`](Abi::SysV), but the caller pops the hidden
-    /// struct-return pointer.
+    /// struct-return pointer. The C ABI of i686 Windows, where it and the other conventions
+    /// but `SysV` also return small aggregates in registers as mingw-w64's gcc does
+    /// (`arch::x86::i386::AggregateReturn`).
     MsCdecl,
     /// i386 Pascal: arguments pushed left to right, the callee pops them.
     Pascal,
@@ -132,7 +134,7 @@ pub enum Abi {
 /// The target's libffi `ffi_abi` numbers ([`Abi::from_raw`]).
 #[cfg(target_arch = "x86_64")]
 const RAW_ABIS: &[(u32, Abi)] = &[(2, Abi::SysV64), (3, Abi::Win64), (4, Abi::Win64)];
-#[cfg(all(target_arch = "x86", not(windows)))]
+#[cfg(target_arch = "x86")]
 const RAW_ABIS: &[(u32, Abi)] = &[
     (1, Abi::SysV),
     (3, Abi::ThisCall),
@@ -148,8 +150,11 @@ const RAW_ABIS: &[(u32, Abi)] = &[(1, Abi::Aapcs64)];
 const RAW_ABIS: &[(u32, Abi)] = &[(1, Abi::Aapcs), (2, Abi::Vfp)];
 
 impl Abi {
-    /// The C ABI of the target (`extern "C"`).
-    pub const DEFAULT: Abi = if cfg!(target_arch = "x86") {
+    /// The C ABI of the target (`extern "C"`): on i686 Windows [`MsCdecl`](Abi::MsCdecl),
+    /// as libffi's `FFI_DEFAULT_ABI` there.
+    pub const DEFAULT: Abi = if cfg!(all(target_arch = "x86", windows)) {
+        Abi::MsCdecl
+    } else if cfg!(target_arch = "x86") {
         Abi::SysV
     } else if cfg!(target_arch = "aarch64") {
         Abi::Aapcs64
@@ -248,7 +253,7 @@ impl Abi {
     }
 
     /// The executor's convention for this ABI, if the target implements it.
-    #[cfg(all(target_arch = "x86", not(windows)))]
+    #[cfg(target_arch = "x86")]
     pub(crate) fn convention(self) -> Option<crate::arch::dyncall::Convention> {
         use crate::arch::x86::i386::Convention;
         Some(match self {

@@ -268,7 +268,7 @@ fn_sigs!("C" => DEFAULT_VARIANT_C, "aapcs" => Aapcs);
 #[cfg(target_arch = "x86")]
 fn_sigs!(
     "C" => DEFAULT_VARIANT_C,
-    "cdecl" => SysV,
+    "cdecl" => CDECL_VARIANT,
     "stdcall" => StdCall,
     "fastcall" => FastCall,
     "thiscall" => ThisCall
@@ -277,6 +277,13 @@ fn_sigs!(
 impl Abi {
     #[allow(non_upper_case_globals)]
     const DEFAULT_VARIANT_C: Abi = Abi::DEFAULT;
+    /// `extern "cdecl"`: the C convention, Microsoft's on Windows.
+    #[cfg(target_arch = "x86")]
+    const CDECL_VARIANT: Abi = if cfg!(windows) {
+        Abi::MsCdecl
+    } else {
+        Abi::SysV
+    };
 }
 
 /// A [`Cif`] derived from the function-pointer type `S`, with typed calls.
@@ -358,8 +365,15 @@ fn check_rust_equivalent(abi: Abi, args: &[Type], ret: &Type) -> Result<(), CifE
         // Arm's base standard passes both in an even core pair, but returns the double in
         // r0:r1 and the struct through memory.
         Abi::Aapcs => (false, is_long_double),
-        // i386: Rust returns every struct through memory, C returns `long double` in st(0)
-        // and `_Complex float` in eax:edx.
+        // i686 Windows: both return small aggregates in registers, but not always the same
+        // ones (`i386::rustc_returns_like_mingw`); `long double` as above.
+        #[cfg(target_arch = "x86")]
+        _ if cfg!(windows) => (
+            false,
+            has_long_double(ret) || !crate::arch::x86::i386::rustc_returns_like_mingw(ret),
+        ),
+        // i386 elsewhere: Rust returns every struct through memory, C returns `long double`
+        // in st(0) and `_Complex float` in eax:edx.
         _ if cfg!(target_arch = "x86") => (
             false,
             is_long_double || (ret.kind() == super::TypeKind::Complex && ret.size() <= 8),

@@ -21,6 +21,15 @@ const TARGET_FLAGS: &[&str] = if cfg!(target_arch = "x86") {
 /// gcc flags for the objects of a shared library (PE code needs none).
 const PIC_FLAGS: &[&str] = if cfg!(windows) { &[] } else { &["-fPIC"] };
 
+/// gcc flags for linking the peer: on i686 Windows, exports without stdcall's and
+/// fastcall's decorations (`f_0@8`), so that `GetProcAddress("f_0")` finds every callee.
+/// gcc ignores them when it only compiles.
+const LINK_FLAGS: &[&str] = if cfg!(all(target_arch = "x86", windows)) {
+    &["-Wl,--kill-at"]
+} else {
+    &[]
+};
+
 /// gcc flags for every C peer object (also sent to the compile server).
 const COMPILE_FLAGS: &[&str] = &["-O1", "-Wno-psabi"];
 
@@ -126,6 +135,7 @@ fn compile(sources: &[PathBuf], lib: &Path) {
     }
     let mut link = Command::new(GCC);
     link.args(TARGET_FLAGS)
+        .args(LINK_FLAGS)
         .args(["-shared", "-o"])
         .arg(lib)
         .args(&objects);
@@ -162,10 +172,12 @@ fn check_output(output: &Output, what: &str) {
 /// The compile server's protocol (`scripts/cc-server` is the other side).
 ///
 /// A request is a file `<name>.request` in the server's directory: its first line is the
-/// library to make, its second the compile flags ([`COMPILE_FLAGS`] and the target's),
+/// library to make, its second the gcc flags for compiling and linking ([`COMPILE_FLAGS`],
+/// [`LINK_FLAGS`] and the target's),
 /// the others the C sources, one path a line. It is written under another name and
 /// renamed, so the server never reads half of one; the server deletes it when it takes it.
-/// The server compiles the sources with the target's gcc and those flags, links them,
+/// The server compiles the sources with the target's gcc and those flags, links them (with
+/// the flags again),
 /// writes gcc's output to `<name>.log` and then, by rename again, the exit status to
 /// `<name>.status`.
 mod server {
@@ -197,6 +209,7 @@ mod server {
             .iter()
             .chain(super::PIC_FLAGS)
             .chain(super::COMPILE_FLAGS)
+            .chain(super::LINK_FLAGS)
             .copied()
             .collect();
         let mut text = format!("{}\n{}\n", lib.display(), flags.join(" "));

@@ -46,7 +46,9 @@
 //! every struct or union and the larger complex types through a hidden pointer, which the
 //! callee returns in eax. On Linux this is also what gcc's `ms_abi` does on i386: small
 //! structs are not returned in registers (MSVC's Windows rule), and the caller pops the
-//! hidden pointer, as libffi's `FFI_MS_CDECL` on non-Windows i386 builds.
+//! hidden pointer, as libffi's `FFI_MS_CDECL` on non-Windows i386 builds. On Windows every
+//! convention but `SysV` returns small aggregates in registers as mingw-w64's gcc does
+//! ([`AggregateReturn::Registers`]).
 
 use crate::dynamic::plan::{
     check_arg, frame_add, ret_widen, scalar_op, CallPlan, Move, MoveOp, PlanError, RetPlan, RetReg,
@@ -122,6 +124,118 @@ impl Convention {
     }
 }
 
+/// Where structs, unions and arrays of 1, 2, 4 or 8 bytes come back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggregateReturn {
+    /// Every aggregate through a hidden pointer: i386 System V, and gcc's `ms_abi` off
+    /// Windows.
+    Memory,
+    /// As mingw-w64's gcc returns them on Windows, in every convention (its
+    /// `MS_AGGREGATE_RETURN`): an aggregate of 1, 2, 4 or 8 bytes that gcc gives an integer
+    /// machine mode in eax (eax:edx for 8 bytes); one whose only scalar is a `float`,
+    /// `double` or `long double` (a floating-point mode) in st(0), `long double` included
+    /// although it has 12 bytes; `_Complex float` wrapped in structs in eax:edx; every
+    /// other aggregate through a hidden pointer, as before.
+    Registers,
+}
+
+impl AggregateReturn {
+    /// The target's rule for `conv`: [`Registers`](Self::Registers) on Windows, except for
+    /// [`Convention::SysV`], which keeps i386 System V's rule everywhere (libffi's
+    /// `FFI_SYSV`); [`Memory`](Self::Memory) elsewhere.
+    pub fn native(conv: Convention) -> Self {
+        if cfg!(windows) && conv != Convention::SysV {
+            Self::Registers
+        } else {
+            Self::Memory
+        }
+    }
+}
+
+/// gcc's machine-mode class for a type (`compute_record_mode`, `mode_for_array`), as far as
+/// i386 returns need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// An integer mode (QI, HI, SI, DI, TI): integers, pointers, and aggregates of 1, 2, 4
+    /// or 8 bytes without a BLKmode member.
+    Int,
+    /// A floating-point or complex mode (SF, DF, XF, SC, DC, XC), of the scalar or of the
+    /// only member as large as its aggregate.
+    Float,
+    /// BLKmode: held in memory.
+    Blk,
+}
+
+/// The mode gcc gives `ty` on i386. A struct takes the mode of its member as large as
+/// itself; a union only an integer one (else an integer mode of its size); any BLKmode
+/// member makes the aggregate BLKmode; a one-element array takes its element's mode;
+/// otherwise an integer mode of the size if there is one (1, 2, 4, 8 bytes), else BLKmode.
+fn gcc_mode(ty: &Type) -> Mode {
+    let int_of_size = |size| {
+        if matches!(size, 1 | 2 | 4 | 8) {
+            Mode::Int
+        } else {
+            Mode::Blk
+        }
+    };
+    match ty.kind() {
+        TypeKind::F32 | TypeKind::F64 | TypeKind::LongDouble | TypeKind::Complex => Mode::Float,
+        TypeKind::Struct | TypeKind::Union => {
+            let mut whole = None;
+            for member in ty.members() {
+                let mode = gcc_mode(member);
+                if mode == Mode::Blk {
+                    return Mode::Blk;
+                }
+                if member.size() == ty.size() && whole.is_none() {
+                    whole = Some(mode);
+                }
+            }
+            match (ty.kind(), whole) {
+                (TypeKind::Struct, Some(mode)) | (TypeKind::Union, Some(mode @ Mode::Int)) => mode,
+                _ => int_of_size(ty.size()),
+            }
+        }
+        TypeKind::Array if ty.len() == 1 => ty.element().map_or(Mode::Blk, gcc_mode),
+        TypeKind::Array => int_of_size(ty.size()),
+        _ => Mode::Int,
+    }
+}
+
+/// Whether rustc returns a value of `ty` where mingw-w64's gcc does (i686 Windows, where
+/// both return some aggregates in registers). rustc returns every 1-, 2-, 4- or 8-byte
+/// aggregate in registers, in st(0) if it is a lone `f32` or `f64` (a union of one
+/// included), else in eax (eax:edx); gcc keeps BLKmode ones in memory and returns unions in
+/// eax whatever they hold.
+pub fn rustc_returns_like_mingw(ty: &Type) -> bool {
+    if !matches!(
+        ty.kind(),
+        TypeKind::Struct | TypeKind::Union | TypeKind::Array
+    ) || !matches!(ty.size(), 1 | 2 | 4 | 8)
+    {
+        return true;
+    }
+    match ty.kind() {
+        TypeKind::Union => {
+            gcc_mode(ty) != Mode::Blk
+                && !ty
+                    .members()
+                    .iter()
+                    .any(|m| has_float_mode(m) && m.size() == ty.size())
+        }
+        _ => gcc_mode(ty) != Mode::Blk,
+    }
+}
+
+/// The only scalar of an aggregate in a floating-point mode (see [`has_float_mode`]).
+fn float_scalar(ty: &Type) -> &Type {
+    match ty.kind() {
+        TypeKind::Struct | TypeKind::Union => ty.members().first().map_or(ty, float_scalar),
+        TypeKind::Array => ty.element().map_or(ty, float_scalar),
+        _ => ty,
+    }
+}
+
 /// Whether gcc gives `ty` a floating-point machine mode (SF, DF, XF or a complex mode),
 /// which uses up no fastcall/thiscall register, unlike the integer modes and BLKmode.
 ///
@@ -161,7 +275,7 @@ pub fn plan(
 }
 
 /// How a value of `ty` comes back, and whether through a hidden pointer.
-fn ret_plan(ty: &Type) -> Result<RetPlan, ValueTypeError> {
+fn ret_plan(ty: &Type, aggregates: AggregateReturn) -> Result<RetPlan, ValueTypeError> {
     let one = |reg, len, widen| RetPlan::regs(&[(reg, 0, len)], widen);
     let int64 = RetPlan::regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None);
     Ok(match ty.kind() {
@@ -174,6 +288,24 @@ fn ret_plan(ty: &Type) -> Result<RetPlan, ValueTypeError> {
         // `_Complex float` (libffi also returns smaller complex types in registers, but
         // every complex Type has a floating-point element).
         TypeKind::Complex if ty.size() == 8 => int64,
+        TypeKind::Struct | TypeKind::Union | TypeKind::Array
+            if aggregates == AggregateReturn::Registers =>
+        {
+            match (gcc_mode(ty), ty.size()) {
+                (Mode::Int, 1 | 2 | 4) => one(RetReg::Int0, ty.size() as u8, None),
+                (Mode::Int, 8) => int64,
+                // The only scalar: float or double in st(0), read back at its own width;
+                // long double as the x87 value; _Complex float in eax:edx.
+                (Mode::Float, 4 | 8) if float_scalar(ty).kind() != TypeKind::Complex => {
+                    one(RetReg::Vec0, ty.size() as u8, None)
+                }
+                (Mode::Float, _) if float_scalar(ty).kind() == TypeKind::LongDouble => {
+                    RetPlan::X87 { count: 1 }
+                }
+                (Mode::Float, 8) => int64,
+                _ => RetPlan::Indirect { dst: 0 },
+            }
+        }
         TypeKind::Complex | TypeKind::Struct | TypeKind::Union | TypeKind::Array => {
             RetPlan::Indirect { dst: 0 } // the pointer's place is decided below
         }
@@ -181,9 +313,29 @@ fn ret_plan(ty: &Type) -> Result<RetPlan, ValueTypeError> {
     })
 }
 
-/// The i386 classifier for `conv` (see [`CallPlan::build`]).
+/// The i386 classifier for `conv` with the target's aggregate returns
+/// ([`AggregateReturn::native`]; see [`CallPlan::build`]).
+///
+/// # Errors
+/// A [`PlanError`] naming the argument (or the return) that cannot be passed by value.
 pub fn classify_signature(
     conv: Convention,
+    args: &[Type],
+    ret: &Type,
+    nfixed: Option<usize>,
+    plan: &mut CallPlan,
+) -> Result<(), PlanError> {
+    classify_signature_for(conv, AggregateReturn::native(conv), args, ret, nfixed, plan)
+}
+
+/// The i386 classifier for `conv`, returning aggregates by `aggregates` (see
+/// [`CallPlan::build`]).
+///
+/// # Errors
+/// A [`PlanError`] naming the argument (or the return) that cannot be passed by value.
+pub fn classify_signature_for(
+    conv: Convention,
+    aggregates: AggregateReturn,
     args: &[Type],
     ret: &Type,
     nfixed: Option<usize>,
@@ -197,7 +349,8 @@ pub fn classify_signature(
             });
         }
     }
-    let mut ret_plan = ret_plan(ret).map_err(|reason| PlanError { arg: None, reason })?;
+    let mut ret_plan =
+        ret_plan(ret, aggregates).map_err(|reason| PlanError { arg: None, reason })?;
     let registers = conv.registers();
     let mut next_reg = 0usize;
     // Stack bytes before the first argument: the hidden pointer when it is on the stack.
@@ -284,6 +437,34 @@ mod tests {
     use super::*;
     use crate::dynamic::plan::ArgSource;
     use Convention::*;
+
+    /// Plans with i386 System V's aggregate returns on every host, Windows included
+    /// (`mingw_returns_small_aggregates_in_registers` checks the other rule).
+    fn plan(
+        conv: Convention,
+        args: &[Type],
+        ret: &Type,
+        nfixed: Option<usize>,
+    ) -> Result<CallPlan, PlanError> {
+        plan_for(conv, AggregateReturn::Memory, args, ret, nfixed)
+    }
+
+    fn plan_for(
+        conv: Convention,
+        aggregates: AggregateReturn,
+        args: &[Type],
+        ret: &Type,
+        nfixed: Option<usize>,
+    ) -> Result<CallPlan, PlanError> {
+        CallPlan::build(
+            |args, ret, nfixed, plan| {
+                classify_signature_for(conv, aggregates, args, ret, nfixed, plan)
+            },
+            args,
+            ret,
+            nfixed,
+        )
+    }
 
     fn st(members: &[Type]) -> Type {
         Type::structure(members.iter().cloned()).unwrap()
@@ -437,7 +618,7 @@ mod tests {
     }
 
     fn plan_err(conv: Convention, args: &[Type], ret: &Type) -> PlanError {
-        super::plan(conv, args, ret, None).unwrap_err()
+        plan(conv, args, ret, None).unwrap_err()
     }
 
     #[test]
@@ -468,6 +649,74 @@ mod tests {
         assert_eq!(d, [S, S + 4]);
         assert_eq!(p.callee_pop, 8);
         assert!(p.frame_size >= p.ret_scratch + s8.size() as u32);
+    }
+
+    /// The returns of mingw-w64's gcc 12 (`-O1 -S`, read): `struct { char a; }` and the other
+    /// 1-, 2-, 4- and 8-byte integer-mode aggregates in eax (eax:edx), `{ float }`,
+    /// `{ double }` and `{ long double }` in st(0), `{ float a, b; }` in eax:edx, and 3-,
+    /// 6- and 12-byte ones, or 4 bytes with a BLKmode member, through the hidden pointer.
+    #[test]
+    fn mingw_returns_small_aggregates_in_registers() {
+        let ret = |ty: &Type| {
+            plan_for(MsCdecl, AggregateReturn::Registers, &[], ty, None)
+                .unwrap()
+                .ret
+        };
+        let regs = RetPlan::regs;
+        let eax_edx = regs(&[(RetReg::Int0, 0, 4), (RetReg::Int1, 4, 4)], None);
+        let array = |t: Type, n| Type::array(t, n).unwrap();
+        assert_eq!(ret(&st(&[Type::U8])), regs(&[(RetReg::Int0, 0, 1)], None));
+        assert_eq!(ret(&st(&[Type::I16])), regs(&[(RetReg::Int0, 0, 2)], None));
+        assert_eq!(ret(&st(&[Type::I32])), regs(&[(RetReg::Int0, 0, 4)], None));
+        assert_eq!(ret(&st(&[Type::I32, Type::I32])), eax_edx);
+        assert_eq!(ret(&st(&[array(Type::U8, 8)])), eax_edx);
+        assert_eq!(ret(&st(&[Type::F32, Type::F32])), eax_edx);
+        assert_eq!(ret(&st(&[Type::complex_f32()])), eax_edx);
+        assert_eq!(
+            ret(&Type::union([Type::F32]).unwrap()),
+            regs(&[(RetReg::Int0, 0, 4)], None)
+        );
+        assert_eq!(ret(&st(&[Type::F32])), regs(&[(RetReg::Vec0, 0, 4)], None));
+        assert_eq!(
+            ret(&st(&[st(&[array(Type::F64, 1)])])),
+            regs(&[(RetReg::Vec0, 0, 8)], None)
+        );
+        assert_eq!(ret(&st(&[Type::LONG_DOUBLE])), RetPlan::X87 { count: 1 });
+        let padded_f32 = st(&[Type::F32]).aligned(8).unwrap();
+        assert_eq!(ret(&padded_f32), eax_edx);
+        // Through the hidden pointer, which the caller pops (as for MsCdecl's other returns).
+        for ty in [
+            st(&[array(Type::U8, 3)]),
+            st(&[array(Type::I16, 3)]),
+            st(&[Type::I32; 3]),
+            st(&[array(Type::U8, 3), Type::U8]), // 4 bytes, a BLKmode member
+            st(&[Type::complex_f64()]),
+            st(&[Type::I64, Type::I64]),
+        ] {
+            assert_eq!(ret(&ty), RetPlan::Indirect { dst: REG_BLOCK }, "{ty:?}");
+        }
+        // With Memory, every aggregate goes through the pointer; SysV keeps Memory anywhere.
+        let memory = plan(MsCdecl, &[], &st(&[Type::I32]), None).unwrap();
+        assert_eq!(memory.ret, RetPlan::Indirect { dst: REG_BLOCK });
+        assert_eq!(AggregateReturn::native(SysV), AggregateReturn::Memory);
+    }
+
+    /// Where rustc's i686 Windows returns differ from gcc's (the typed layer refuses those).
+    #[test]
+    fn rustc_and_mingw_agree_on_most_small_aggregates() {
+        let array = |t: Type, n| Type::array(t, n).unwrap();
+        for (ty, agree) in [
+            (st(&[Type::I32, Type::I32]), true),
+            (st(&[Type::F32]), true),
+            (st(&[Type::F64]), true),
+            (st(&[array(Type::U8, 3)]), true), // memory for both
+            (st(&[Type::I32; 3]), true),
+            (Type::union([Type::I32, Type::U16]).unwrap(), true),
+            (Type::union([Type::F32]).unwrap(), false), // rustc: st(0), gcc: eax
+            (st(&[array(Type::U8, 3), Type::U8]), false), // rustc: eax, gcc: memory
+        ] {
+            assert_eq!(rustc_returns_like_mingw(&ty), agree, "{ty:?}");
+        }
     }
 
     #[test]

@@ -72,7 +72,7 @@ macro_rules! asm_function {
 /// SEH tables, which these functions have none of, so the unwinder treats them as leaf
 /// functions. Nothing unwinds through them: what they call (`marshal`, the closure
 /// callbacks) is `extern "sysv64"`/`"win64"` without `-unwind`, so a panic there aborts.
-#[cfg(all(windows, target_arch = "x86_64"))] // i686 Windows has no plan executor yet
+#[cfg(all(windows, target_arch = "x86_64"))]
 macro_rules! asm_function {
     ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
         core::arch::global_asm!(
@@ -89,11 +89,32 @@ macro_rules! asm_function {
     };
 }
 
+/// Defines a global function in assembly (see the COFF version above).
+///
+/// i686 Windows version: C symbols carry a leading underscore there, so the label is
+/// `_name`, which is what an `extern "C"` declaration of `name` links to.
+#[cfg(all(windows, target_arch = "x86"))]
+macro_rules! asm_function {
+    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
+        core::arch::global_asm!(
+            ".text",
+            ".p2align 4",
+            concat!(".globl _", $name),
+            concat!(".def _", $name, "; .scl 2; .type 32; .endef"),
+            concat!("_", $name, ":"),
+            ".cfi_startproc",
+            $($body)*
+            ".cfi_endproc",
+            $($($operands)*)?
+        );
+    };
+}
+
 // The executor of call plans for the target: x86_64 (System V, Win64) or i386 (libffi's
 // i386 set), exporting the same items to the dynamic layer.
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod dyncall;
-#[cfg(all(target_arch = "x86", not(windows)))]
+#[cfg(target_arch = "x86")]
 #[path = "dyncall32/mod.rs"]
 pub(crate) mod dyncall;
 pub mod jitcall;

@@ -1,4 +1,5 @@
-//! The i386 executor of call plans (mounted as `arch::x86::dyncall` on 32-bit x86 Unix):
+//! The i386 executor of call plans (mounted as `arch::x86::dyncall` on 32-bit x86, Linux and
+//! Windows):
 //! one call trampoline and one closure entry serve every convention of `i386.rs`, because
 //! the plan says everything that differs (which of eax, edx, ecx carry arguments, the stack
 //! order, how many bytes the callee pops, how the result comes back).
