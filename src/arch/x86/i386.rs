@@ -294,13 +294,13 @@ fn ret_plan(ty: &Type, aggregates: AggregateReturn) -> Result<RetPlan, ValueType
             match (gcc_mode(ty), ty.size()) {
                 (Mode::Int, 1 | 2 | 4) => one(RetReg::Int0, ty.size() as u8, None),
                 (Mode::Int, 8) => int64,
-                // The only scalar: float or double in st(0), read back at its own width;
-                // long double as the x87 value; _Complex float in eax:edx.
-                (Mode::Float, 4 | 8) if float_scalar(ty).kind() != TypeKind::Complex => {
-                    one(RetReg::Vec0, ty.size() as u8, None)
-                }
+                // The only scalar: long double as the x87 value; float or double in st(0),
+                // read back at its own width; _Complex float in eax:edx.
                 (Mode::Float, _) if float_scalar(ty).kind() == TypeKind::LongDouble => {
                     RetPlan::X87 { count: 1 }
+                }
+                (Mode::Float, 4 | 8) if float_scalar(ty).kind() != TypeKind::Complex => {
+                    one(RetReg::Vec0, ty.size() as u8, None)
                 }
                 (Mode::Float, 8) => int64,
                 _ => RetPlan::Indirect { dst: 0 },
