@@ -118,7 +118,7 @@ impl Convention {
         }
         match ty.kind() {
             TypeKind::U64 | TypeKind::I64 => 2,
-            TypeKind::Struct | TypeKind::Union if !has_float_mode(ty) => ty.size().div_ceil(4),
+            TypeKind::Struct | TypeKind::Union if !gcc_mode(ty).is_float() => ty.size().div_ceil(4),
             _ => 0,
         }
     }
@@ -153,17 +153,24 @@ impl AggregateReturn {
 }
 
 /// gcc's machine-mode class for a type (`compute_record_mode`, `mode_for_array`), as far as
-/// i386 returns need it.
+/// i386 needs it: a floating-point mode uses up no fastcall/thiscall register, unlike the
+/// integer modes and BLKmode, and decides where mingw-w64 returns a small aggregate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     /// An integer mode (QI, HI, SI, DI, TI): integers, pointers, and aggregates of 1, 2, 4
     /// or 8 bytes without a BLKmode member.
     Int,
     /// A floating-point or complex mode (SF, DF, XF, SC, DC, XC), of the scalar or of the
-    /// only member as large as its aggregate.
-    Float,
+    /// only member as large as its aggregate: the scalar's kind.
+    Float(TypeKind),
     /// BLKmode: held in memory.
     Blk,
+}
+
+impl Mode {
+    fn is_float(self) -> bool {
+        matches!(self, Mode::Float(_))
+    }
 }
 
 /// The mode gcc gives `ty` on i386. A struct takes the mode of its member as large as
@@ -179,7 +186,9 @@ fn gcc_mode(ty: &Type) -> Mode {
         }
     };
     match ty.kind() {
-        TypeKind::F32 | TypeKind::F64 | TypeKind::LongDouble | TypeKind::Complex => Mode::Float,
+        kind @ (TypeKind::F32 | TypeKind::F64 | TypeKind::LongDouble | TypeKind::Complex) => {
+            Mode::Float(kind)
+        }
         TypeKind::Struct | TypeKind::Union => {
             let mut whole = None;
             for member in ty.members() {
@@ -221,38 +230,9 @@ pub fn rustc_returns_like_mingw(ty: &Type) -> bool {
                 && !ty
                     .members()
                     .iter()
-                    .any(|m| has_float_mode(m) && m.size() == ty.size())
+                    .any(|m| gcc_mode(m).is_float() && m.size() == ty.size())
         }
         _ => gcc_mode(ty) != Mode::Blk,
-    }
-}
-
-/// The only scalar of an aggregate in a floating-point mode (see [`has_float_mode`]).
-fn float_scalar(ty: &Type) -> &Type {
-    match ty.kind() {
-        TypeKind::Struct | TypeKind::Union => ty.members().first().map_or(ty, float_scalar),
-        TypeKind::Array => ty.element().map_or(ty, float_scalar),
-        _ => ty,
-    }
-}
-
-/// Whether gcc gives `ty` a floating-point machine mode (SF, DF, XF or a complex mode),
-/// which uses up no fastcall/thiscall register, unlike the integer modes and BLKmode.
-///
-/// gcc's rules (`compute_record_mode`, `mode_for_array`): a struct takes the mode of a
-/// member as large as itself (only possible for a single member here, since no type is
-/// empty), provided no member is BLKmode; a one-element array takes its element's mode;
-/// a union, a larger array or any other struct gets an integer mode of its size or
-/// BLKmode.
-fn has_float_mode(ty: &Type) -> bool {
-    match ty.kind() {
-        TypeKind::F32 | TypeKind::F64 | TypeKind::LongDouble | TypeKind::Complex => true,
-        TypeKind::Array => ty.len() == 1 && ty.element().is_some_and(has_float_mode),
-        TypeKind::Struct => match ty.members() {
-            [only] => only.size() == ty.size() && has_float_mode(only),
-            _ => false,
-        },
-        _ => false,
     }
 }
 
@@ -296,13 +276,11 @@ fn ret_plan(ty: &Type, aggregates: AggregateReturn) -> Result<RetPlan, ValueType
                 (Mode::Int, 8) => int64,
                 // The only scalar: long double as the x87 value; float or double in st(0),
                 // read back at its own width; _Complex float in eax:edx.
-                (Mode::Float, _) if float_scalar(ty).kind() == TypeKind::LongDouble => {
-                    RetPlan::X87 { count: 1 }
-                }
-                (Mode::Float, 4 | 8) if float_scalar(ty).kind() != TypeKind::Complex => {
+                (Mode::Float(TypeKind::LongDouble), _) => RetPlan::X87 { count: 1 },
+                (Mode::Float(TypeKind::Complex), 8) => int64,
+                (Mode::Float(TypeKind::F32 | TypeKind::F64), 4 | 8) => {
                     one(RetReg::Vec0, ty.size() as u8, None)
                 }
-                (Mode::Float, 8) => int64,
                 _ => RetPlan::Indirect { dst: 0 },
             }
         }
