@@ -235,24 +235,31 @@ mod tests {
         assert_eq!((ty.size(), ty.align()), (8, 8));
     }
 
+    /// Zeros, normals, the extremes, subnormals (the smallest and the largest) and both
+    /// infinities: each converts to the wider format and back unchanged.
+    const EVERY_F64_CLASS: [f64; 16] = [
+        0.0,
+        -0.0,
+        0.5,
+        -0.1,
+        1.0,
+        3.5,
+        1e300,
+        -1e-300,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        f64::MIN_POSITIVE / 8.0,
+        f64::from_bits(1),
+        f64::from_bits(0x000F_FFFF_FFFF_FFFF),
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -f64::MAX,
+    ];
+
     #[test]
     #[cfg(not(target_arch = "arm"))]
     fn long_double_round_trips_every_f64_class() {
-        for x in [
-            0.0,
-            -0.0,
-            0.5,
-            -0.1,
-            1.0,
-            3.5,
-            1e300,
-            -1e-300,
-            f64::MAX,
-            f64::MIN_POSITIVE,
-            f64::MIN_POSITIVE / 8.0,
-            f64::from_bits(1),
-            f64::INFINITY,
-        ] {
+        for x in EVERY_F64_CLASS {
             let back = LongDouble::from_f64(x).to_f64();
             assert_eq!(back.to_bits(), x.to_bits(), "{x:e}");
         }
@@ -307,21 +314,7 @@ mod tests {
             binary128_from_f64(f64::from_bits(1)),
             quad(false, 16383 - 1074, 0)
         );
-        for x in [
-            0.0,
-            -0.0,
-            0.5,
-            -0.1,
-            3.5,
-            1e300,
-            -1e-300,
-            f64::MAX,
-            f64::MIN_POSITIVE,
-            f64::MIN_POSITIVE / 8.0,
-            f64::from_bits(1),
-            f64::from_bits(0x000F_FFFF_FFFF_FFFF),
-            f64::NEG_INFINITY,
-        ] {
+        for x in EVERY_F64_CLASS {
             let back = binary128_to_f64(binary128_from_f64(x));
             assert_eq!(back.to_bits(), x.to_bits(), "{x:e}");
         }
