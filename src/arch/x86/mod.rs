@@ -67,20 +67,22 @@ macro_rules! asm_function {
 /// Defines a global function in assembly (see the ELF version above).
 ///
 /// COFF version: a symbol's type is given by `.def name; .scl 2; .type 32; .endef` (storage
-/// class 2 = external, type 32 = function); COFF has no `.size`. The `.cfi_*` directives
-/// only produce DWARF frame information (`.eh_frame`) for debuggers: Windows unwinds with
-/// SEH tables, which these functions have none of, so the unwinder treats them as leaf
-/// functions. Nothing unwinds through them: what they call (`marshal`, the closure
-/// callbacks) is `extern "sysv64"`/`"win64"` without `-unwind`, so a panic there aborts.
-#[cfg(all(windows, target_arch = "x86_64"))]
+/// class 2 = external, type 32 = function); COFF has no `.size`. C symbols carry a leading
+/// underscore on i686 Windows (`coff_prefix!`), so the label there is `_name`, which is what
+/// an `extern "C"` declaration of `name` links to. The `.cfi_*` directives only produce
+/// DWARF frame information (`.eh_frame`) for debuggers: Windows unwinds with SEH tables,
+/// which these functions have none of, so the unwinder treats them as leaf functions.
+/// Nothing unwinds through them: what they call (`marshal`, the closure callbacks) is
+/// `extern` without `-unwind`, so a panic there aborts.
+#[cfg(windows)]
 macro_rules! asm_function {
     ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
         core::arch::global_asm!(
             ".text",
             ".p2align 4",
-            concat!(".globl ", $name),
-            concat!(".def ", $name, "; .scl 2; .type 32; .endef"),
-            concat!($name, ":"),
+            concat!(".globl ", coff_prefix!(), $name),
+            concat!(".def ", coff_prefix!(), $name, "; .scl 2; .type 32; .endef"),
+            concat!(coff_prefix!(), $name, ":"),
             ".cfi_startproc",
             $($body)*
             ".cfi_endproc",
@@ -89,24 +91,17 @@ macro_rules! asm_function {
     };
 }
 
-/// Defines a global function in assembly (see the COFF version above).
-///
-/// i686 Windows version: C symbols carry a leading underscore there, so the label is
-/// `_name`, which is what an `extern "C"` declaration of `name` links to.
+/// The prefix of C symbols in COFF: none on x86_64, `_` on i686.
+#[cfg(all(windows, target_arch = "x86_64"))]
+macro_rules! coff_prefix {
+    () => {
+        ""
+    };
+}
 #[cfg(all(windows, target_arch = "x86"))]
-macro_rules! asm_function {
-    ($name:literal, [$($body:tt)*] $(, $($operands:tt)*)?) => {
-        core::arch::global_asm!(
-            ".text",
-            ".p2align 4",
-            concat!(".globl _", $name),
-            concat!(".def _", $name, "; .scl 2; .type 32; .endef"),
-            concat!("_", $name, ":"),
-            ".cfi_startproc",
-            $($body)*
-            ".cfi_endproc",
-            $($($operands)*)?
-        );
+macro_rules! coff_prefix {
+    () => {
+        "_"
     };
 }
 
